@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need (from Debian's packages) when it
+# is missing, then builds and runs the whole suite. CI runs this same script through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use, as "command:package".
+needs=()
+
+missing=()
+for need in "${needs[@]}"; do
+  command -v "${need%%:*}" >/dev/null 2>&1 || missing+=("${need##*:}")
+done
+if ((${#missing[@]})); then
+  echo "Installing ${missing[*]} ..."
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+dotnet test --solution Uploadista.Events.sln "$@"

@@ -1,0 +1,4 @@
+using Uploadista.Events.Sample;
+
+var app = SampleApp.Create(args);
+app.Run();

@@ -1,0 +1,39 @@
+using Uploadista.Events.Sample.Processing;
+using Uploadista.Events.Sample.Uploads;
+
+namespace Uploadista.Events.Sample;
+
+/// <summary>
+/// A small upload service: create an upload, stream its bytes, then run a processing flow, while a
+/// browser watches every step over a WebSocket.
+/// </summary>
+public static class SampleApp
+{
+    /// <summary>Builds the application; <paramref name="args"/> are the usual command line (<c>--urls</c> and configuration).</summary>
+    public static WebApplication Create(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+
+            // The page and settings are copied next to the assembly, so the app finds them wherever it starts.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        // The two lines a real application adds: this one, and MapUploadistaWebSockets() below.
+        builder.Services.AddUploadistaEvents();
+
+        builder.Services.AddOptions<SampleOptions>().BindConfiguration(SampleOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<UploadStore>();
+        builder.Services.AddSingleton<ProcessingFlow>();
+        builder.Services.AddSingleton<BackgroundFlows>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BackgroundFlows>());
+
+        var app = builder.Build();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapUploadistaWebSockets();
+        app.MapUploadEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Uploadista.Events.Sample;
+
+/// <summary>Settings of the sample, from the <c>Sample</c> configuration section.</summary>
+public sealed class SampleOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Sample";
+
+    /// <summary>Gets or sets where uploads and outputs are stored; a fresh temporary folder when empty.</summary>
+    public string? StorageDirectory { get; set; }
+
+    /// <summary>Gets or sets the largest upload accepted, in bytes.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxUploadBytes { get; set; } = 1L << 30;
+}

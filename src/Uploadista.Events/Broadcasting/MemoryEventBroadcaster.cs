@@ -1,0 +1,226 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// The default broadcaster: channels live in this process only. Sequence numbers and retained events
+/// are kept per channel until <see cref="UploadistaEventsOptions.RetentionPeriod"/> after the
+/// channel's last event, and never while the channel has subscribers.
+/// </summary>
+internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
+{
+    private readonly Dictionary<string, MemoryChannel> _channels = new(StringComparer.Ordinal);
+    private readonly Lock _channelsGate = new();
+    private readonly TimeProvider _time;
+    private readonly ILogger<MemoryEventBroadcaster> _logger;
+    private readonly TimeSpan _retention;
+    private readonly int _maxRetained;
+    private readonly ITimer _sweepTimer;
+
+    public MemoryEventBroadcaster(IOptions<UploadistaEventsOptions> options, TimeProvider time, ILogger<MemoryEventBroadcaster> logger)
+    {
+        _time = time;
+        _logger = logger;
+        _retention = options.Value.RetentionPeriod;
+        _maxRetained = options.Value.MaxRetainedEventsPerChannel;
+        var sweepEvery = TimeSpan.FromTicks(Math.Min(_retention.Ticks, TimeSpan.FromMinutes(1).Ticks));
+        _sweepTimer = time.CreateTimer(_ => SweepExpired(), null, sweepEvery, sweepEvery);
+    }
+
+    public ValueTask<long> PublishAsync(string channel, EventPublication publication, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(channel);
+        while (true)
+        {
+            var state = GetOrCreate(channel);
+            lock (state.Gate)
+            {
+                if (state.Removed)
+                {
+                    continue;
+                }
+
+                return Publish(channel, state, publication);
+            }
+        }
+    }
+
+    /// <summary>Runs under the channel's lock.</summary>
+    private ValueTask<long> Publish(string channel, MemoryChannel state, EventPublication publication)
+    {
+        var channelEvent = ChannelEvent.Create(state.Seq + 1, publication);
+        state.Seq = channelEvent.Seq;
+        state.LastEventAt = _time.GetUtcNow();
+        state.Retain(channelEvent, _maxRetained);
+
+        // Delivered under the channel's lock so that every subscriber sees seq order. Subscribers only
+        // queue the event; no socket is written here.
+        foreach (var subscriber in state.Subscribers)
+        {
+            try
+            {
+                subscriber.OnEvent(channelEvent);
+            }
+            catch (Exception ex)
+            {
+                Log.SubscriberFailed(_logger, channel, ex);
+            }
+        }
+
+        return ValueTask.FromResult(channelEvent.Seq);
+    }
+
+    public ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(channel);
+        ArgumentNullException.ThrowIfNull(subscriber);
+        while (true)
+        {
+            var state = GetOrCreate(channel);
+            lock (state.Gate)
+            {
+                if (state.Removed)
+                {
+                    continue;
+                }
+
+                state.Subscribers = [.. state.Subscribers, subscriber];
+                return ValueTask.FromResult<IAsyncDisposable>(new Subscription(state, subscriber));
+            }
+        }
+    }
+
+    public ValueTask<IReadOnlyList<ChannelEvent>> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(channel);
+        MemoryChannel? state;
+        lock (_channelsGate)
+        {
+            _channels.TryGetValue(channel, out state);
+        }
+
+        if (state is null)
+        {
+            return ValueTask.FromResult<IReadOnlyList<ChannelEvent>>([]);
+        }
+
+        lock (state.Gate)
+        {
+            return ValueTask.FromResult<IReadOnlyList<ChannelEvent>>(state.Retained.Where(e => e.Seq > afterSeq).ToArray());
+        }
+    }
+
+    /// <summary>The number of subscribers of a channel; for tests.</summary>
+    internal int GetSubscriberCount(string channel)
+    {
+        lock (_channelsGate)
+        {
+            if (!_channels.TryGetValue(channel, out var state))
+            {
+                return 0;
+            }
+
+            lock (state.Gate)
+            {
+                return state.Subscribers.Length;
+            }
+        }
+    }
+
+    public void Dispose() => _sweepTimer.Dispose();
+
+    private MemoryChannel GetOrCreate(string channel)
+    {
+        lock (_channelsGate)
+        {
+            if (!_channels.TryGetValue(channel, out var state))
+            {
+                state = new MemoryChannel { LastEventAt = _time.GetUtcNow() };
+                _channels.Add(channel, state);
+            }
+
+            return state;
+        }
+    }
+
+    private void SweepExpired()
+    {
+        var cutoff = _time.GetUtcNow() - _retention;
+        lock (_channelsGate)
+        {
+            List<string>? expired = null;
+            foreach (var (name, state) in _channels)
+            {
+                lock (state.Gate)
+                {
+                    if (state.Subscribers.Length == 0 && state.LastEventAt <= cutoff)
+                    {
+                        // A caller that fetched this state before the removal sees the flag and starts over.
+                        state.Removed = true;
+                        (expired ??= []).Add(name);
+                    }
+                }
+            }
+
+            foreach (var name in expired ?? [])
+            {
+                _channels.Remove(name);
+            }
+        }
+    }
+
+    private sealed class MemoryChannel
+    {
+        public Lock Gate { get; } = new();
+
+        public long Seq { get; set; }
+
+        public bool Removed { get; set; }
+
+        public DateTimeOffset LastEventAt { get; set; }
+
+        public IChannelSubscriber[] Subscribers { get; set; } = [];
+
+        public List<ChannelEvent> Retained { get; } = [];
+
+        public void Retain(ChannelEvent channelEvent, int max)
+        {
+            if (channelEvent.ConflationKey is { } key)
+            {
+                for (var i = Retained.Count - 1; i >= 0; i--)
+                {
+                    if (Retained[i].ConflationKey == key)
+                    {
+                        Retained.RemoveAt(i);
+                        break;
+                    }
+                }
+            }
+
+            Retained.Add(channelEvent);
+            if (Retained.Count > max)
+            {
+                Retained.RemoveRange(0, Retained.Count - max);
+            }
+        }
+    }
+
+    private sealed class Subscription(MemoryChannel state, IChannelSubscriber subscriber) : IAsyncDisposable
+    {
+        private int _disposed;
+
+        public ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                lock (state.Gate)
+                {
+                    state.Subscribers = Array.FindAll(state.Subscribers, s => !ReferenceEquals(s, subscriber));
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}

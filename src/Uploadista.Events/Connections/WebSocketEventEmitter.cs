@@ -1,0 +1,274 @@
+using System.Net.WebSockets;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// Sends one WebSocket connection's frames. Events are queued without blocking (the publisher never
+/// waits for a socket) in a bounded queue that a single writer loop drains; the queue holds references
+/// to frames shared by every connection, so queuing allocates nothing per connection.
+/// </summary>
+internal sealed class WebSocketEventEmitter : IEventEmitter
+{
+    private const int InitialQueueSize = 8;
+
+    private readonly WebSocket _socket;
+    private readonly int _capacity;
+    private readonly long _since;
+    private readonly Lock _gate = new();
+    private readonly WriterSignal _signal = new();
+
+    // A ring buffer that grows on demand, so an idle connection holds almost nothing.
+    private ChannelEvent?[] _queue = new ChannelEvent?[InitialQueueSize];
+    private int _head;
+    private int _count;
+    private long _lastSeq;
+    private bool _holding = true;
+    private byte[]? _pong;
+    private WebSocketCloseStatus? _closeStatus;
+    private string? _closeDescription;
+
+    /// <param name="socket">The accepted socket; this emitter is its only sender.</param>
+    /// <param name="capacity">How many events may wait before the queue conflates or overflows.</param>
+    /// <param name="since">The last seq the client already has; only later events are sent.</param>
+    public WebSocketEventEmitter(WebSocket socket, int capacity, long since)
+    {
+        _socket = socket;
+        _capacity = capacity;
+        _since = since;
+        _lastSeq = since;
+    }
+
+    /// <summary>Gets the close status the server chose, or <see langword="null"/> while none was requested.</summary>
+    public WebSocketCloseStatus? CloseStatus
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _closeStatus;
+            }
+        }
+    }
+
+    public void Emit(ChannelEvent channelEvent)
+    {
+        lock (_gate)
+        {
+            if (_closeStatus is not null || channelEvent.Seq <= _lastSeq)
+            {
+                return;
+            }
+
+            if (_count >= _capacity && !MakeRoomFor(channelEvent))
+            {
+                RequestCloseLocked(CloseStatuses.SlowConsumer, "Slow consumer; reconnect with since");
+            }
+            else
+            {
+                Enqueue(channelEvent);
+                _lastSeq = channelEvent.Seq;
+                if (_holding)
+                {
+                    return;
+                }
+            }
+        }
+
+        _signal.Set();
+    }
+
+    public void Release(IReadOnlyList<ChannelEvent> retained)
+    {
+        lock (_gate)
+        {
+            if (!_holding)
+            {
+                return;
+            }
+
+            _holding = false;
+
+            // Live events that arrived during the hold are queued already; the retained ones before
+            // the first of them go in front, and those at or after it are duplicates.
+            var firstLive = _count > 0 ? _queue[_head]!.Seq : long.MaxValue;
+            var missed = retained.Where(e => e.Seq > _since && e.Seq < firstLive).ToList();
+            if (missed.Count > 0)
+            {
+                var merged = new ChannelEvent?[Math.Max(InitialQueueSize, missed.Count + _count)];
+                missed.CopyTo(merged!);
+                for (var i = 0; i < _count; i++)
+                {
+                    merged[missed.Count + i] = _queue[(_head + i) % _queue.Length];
+                }
+
+                _queue = merged;
+                _head = 0;
+                _count += missed.Count;
+                _lastSeq = Math.Max(_lastSeq, missed[^1].Seq);
+            }
+        }
+
+        _signal.Set();
+    }
+
+    /// <summary>Queues a pong; it goes out before any queued event.</summary>
+    public void SendPong(byte[] frame)
+    {
+        lock (_gate)
+        {
+            if (_closeStatus is not null)
+            {
+                return;
+            }
+
+            _pong = frame;
+        }
+
+        _signal.Set();
+    }
+
+    /// <summary>
+    /// Asks the writer to close the connection with <paramref name="status"/> once its current send is
+    /// done; queued events are dropped. The first request wins.
+    /// </summary>
+    public void RequestClose(WebSocketCloseStatus status, string description)
+    {
+        lock (_gate)
+        {
+            RequestCloseLocked(status, description);
+        }
+
+        _signal.Set();
+    }
+
+    /// <summary>
+    /// The writer loop: sends queued frames one at a time until a close is requested, then sends the
+    /// close frame. Ends early if the socket fails.
+    /// </summary>
+    public async Task RunAsync(CancellationToken aborted)
+    {
+        while (true)
+        {
+            await _signal.WaitAsync();
+            while (TakeNext(out var frame, out var closeStatus, out var closeDescription))
+            {
+                if (closeStatus is { } status)
+                {
+                    if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                    {
+                        await _socket.CloseOutputAsync(status, closeDescription, aborted);
+                    }
+
+                    return;
+                }
+
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, aborted);
+            }
+        }
+    }
+
+    /// <summary>Takes what the writer sends next: a close, a pong, or the oldest queued event.</summary>
+    private bool TakeNext(out ReadOnlyMemory<byte> frame, out WebSocketCloseStatus? closeStatus, out string? closeDescription)
+    {
+        lock (_gate)
+        {
+            frame = default;
+            closeStatus = _closeStatus;
+            closeDescription = _closeDescription;
+            if (closeStatus is not null)
+            {
+                return true;
+            }
+
+            if (_pong is not null)
+            {
+                frame = _pong;
+                _pong = null;
+                return true;
+            }
+
+            if (!_holding && _count > 0)
+            {
+                frame = Dequeue().Frame;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    private void RequestCloseLocked(WebSocketCloseStatus status, string description)
+    {
+        if (_closeStatus is not null)
+        {
+            return;
+        }
+
+        _closeStatus = status;
+        _closeDescription = description;
+        _pong = null;
+        Array.Clear(_queue);
+        _head = 0;
+        _count = 0;
+    }
+
+    private void Enqueue(ChannelEvent channelEvent)
+    {
+        if (_count == _queue.Length)
+        {
+            var grown = new ChannelEvent?[_queue.Length * 2];
+            for (var i = 0; i < _count; i++)
+            {
+                grown[i] = _queue[(_head + i) % _queue.Length];
+            }
+
+            _queue = grown;
+            _head = 0;
+        }
+
+        _queue[(_head + _count) % _queue.Length] = channelEvent;
+        _count++;
+    }
+
+    private ChannelEvent Dequeue()
+    {
+        var channelEvent = _queue[_head]!;
+        _queue[_head] = null;
+        _head = (_head + 1) % _queue.Length;
+        _count--;
+        return channelEvent;
+    }
+
+    /// <summary>
+    /// The connection has fallen behind: drop every queued progress event that a later one (queued, or
+    /// <paramref name="incoming"/>) supersedes. Started and terminal events are never dropped.
+    /// </summary>
+    /// <returns>Whether there is room for <paramref name="incoming"/> now.</returns>
+    private bool MakeRoomFor(ChannelEvent incoming)
+    {
+        var superseding = new HashSet<string>(StringComparer.Ordinal);
+        if (incoming.ConflationKey is { } incomingKey)
+        {
+            superseding.Add(incomingKey);
+        }
+
+        var kept = new List<ChannelEvent>(_count);
+        for (var i = _count - 1; i >= 0; i--)
+        {
+            var queued = _queue[(_head + i) % _queue.Length]!;
+            if (queued.ConflationKey is { } key && !superseding.Add(key))
+            {
+                continue;
+            }
+
+            kept.Add(queued);
+        }
+
+        kept.Reverse();
+        Array.Clear(_queue);
+        kept.CopyTo(_queue!);
+        _head = 0;
+        _count = kept.Count;
+        return _count < _capacity;
+    }
+}

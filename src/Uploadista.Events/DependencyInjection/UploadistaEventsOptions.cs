@@ -1,0 +1,61 @@
+namespace Uploadista.Events;
+
+/// <summary>
+/// Options of Uploadista.Events, bound from the configuration section <c>Uploadista:Events</c> and
+/// validated when the host starts.
+/// </summary>
+public sealed class UploadistaEventsOptions
+{
+    /// <summary>The configuration section the options bind from: <c>Uploadista:Events</c>.</summary>
+    public const string SectionName = "Uploadista:Events";
+
+    /// <summary>
+    /// Gets or sets the path prefix of the WebSocket routes <c>{prefix}/ws/upload/{uploadId}</c> and
+    /// <c>{prefix}/ws/flow/{jobId}</c>. It starts with <c>/</c> and does not end with one; an empty string
+    /// maps the routes at the root. The default is <c>/uploadista</c>.
+    /// </summary>
+    public string PathPrefix { get; set; } = "/uploadista";
+
+    /// <summary>
+    /// Gets or sets how many events may wait to be sent to one connection. When a connection falls this
+    /// far behind, superseded progress events are dropped from its queue; if that is not enough, it is
+    /// closed as a slow consumer (4008) and the client resumes with <c>since</c>. The default is 1024.
+    /// </summary>
+    public int SendQueueCapacity { get; set; } = 1024;
+
+    /// <summary>
+    /// Gets or sets the largest message, in bytes, a client may send; a larger one closes the connection
+    /// (1009). The default is 4096.
+    /// </summary>
+    public int MaxInboundMessageBytes { get; set; } = 4096;
+
+    /// <summary>
+    /// Gets or sets how often the server sends WebSocket ping frames to each connection. The default is
+    /// 15 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Gets or sets how long the server waits for the answer to a ping before it drops the connection.
+    /// The default is 30 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets how long the server waits for a client to answer its close frame before it drops
+    /// the connection. The default is 5 seconds.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how long a channel's retained events are kept after its last event. The default is
+    /// one hour.
+    /// </summary>
+    public TimeSpan RetentionPeriod { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Gets or sets the most events retained per channel; beyond it the oldest are dropped. The default
+    /// is 1000.
+    /// </summary>
+    public int MaxRetainedEventsPerChannel { get; set; } = 1000;
+}

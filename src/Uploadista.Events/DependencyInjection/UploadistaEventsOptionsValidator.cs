@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+
+namespace Uploadista.Events;
+
+/// <summary>Checks <see cref="UploadistaEventsOptions"/> when the host starts, naming every bad value.</summary>
+internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<UploadistaEventsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UploadistaEventsOptions options)
+    {
+        var result = new ValidateOptionsResultBuilder();
+        var prefix = options.PathPrefix;
+        if (prefix is null || (prefix.Length > 0 && (prefix[0] != '/' || prefix[^1] == '/' || prefix.Contains('{', StringComparison.Ordinal))))
+        {
+            result.AddError($"must start with '/', must not end with '/' and must not contain route parameters (got '{prefix}'); use '' for the root", nameof(options.PathPrefix));
+        }
+
+        CheckRange(result, options.SendQueueCapacity, 1, 1_000_000, nameof(options.SendQueueCapacity));
+        CheckRange(result, options.MaxInboundMessageBytes, 64, 1024 * 1024, nameof(options.MaxInboundMessageBytes));
+        CheckRange(result, options.MaxRetainedEventsPerChannel, 1, 1_000_000, nameof(options.MaxRetainedEventsPerChannel));
+        CheckPositive(result, options.KeepAliveInterval, nameof(options.KeepAliveInterval));
+        CheckPositive(result, options.KeepAliveTimeout, nameof(options.KeepAliveTimeout));
+        CheckPositive(result, options.CloseTimeout, nameof(options.CloseTimeout));
+        CheckPositive(result, options.RetentionPeriod, nameof(options.RetentionPeriod));
+        return result.Build();
+    }
+
+    private static void CheckRange(ValidateOptionsResultBuilder result, int value, int min, int max, string property)
+    {
+        if (value < min || value > max)
+        {
+            result.AddError($"must be between {min} and {max} (got {value})", property);
+        }
+    }
+
+    private static void CheckPositive(ValidateOptionsResultBuilder result, TimeSpan value, string property)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            result.AddError($"must be greater than zero (got {value})", property);
+        }
+    }
+}

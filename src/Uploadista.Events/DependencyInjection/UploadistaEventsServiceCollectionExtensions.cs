@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Uploadista.Events;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Uploadista.Events.</summary>
+public static class UploadistaEventsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers Uploadista.Events with the in-memory broadcaster: <see cref="IUploadistaEventPublisher"/>
+    /// for publishing, the WebSocket endpoints' services, and the hosted service that closes sockets on
+    /// shutdown. Options bind from the configuration section <c>Uploadista:Events</c>, then
+    /// <paramref name="configure"/> runs, and they are validated when the host starts. Calling it again
+    /// adds only the new <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets options in code, after configuration binding.</param>
+    /// <returns>A builder for further configuration, such as <c>.AddRedis()</c>.</returns>
+    public static IUploadistaEventsBuilder AddUploadistaEvents(this IServiceCollection services, Action<UploadistaEventsOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        if (!services.Any(d => d.ServiceType == typeof(WebSocketConnectionHandler)))
+        {
+            services.AddOptions<UploadistaEventsOptions>()
+                .Configure<IServiceProvider>((options, provider) =>
+                    provider.GetService<IConfiguration>()?.GetSection(UploadistaEventsOptions.SectionName).Bind(options))
+                .ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UploadistaEventsOptions>, UploadistaEventsOptionsValidator>());
+
+            services.TryAddSingleton(TimeProvider.System);
+            services.TryAddSingleton<IEventBroadcaster, MemoryEventBroadcaster>();
+            services.TryAddSingleton<IUploadistaEventPublisher, EventPublisher>();
+            services.TryAddSingleton<SubscriptionRegistry>();
+            services.TryAddSingleton<ConnectionTracker>();
+            services.TryAddSingleton<WebSocketConnectionHandler>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UploadistaEventsService>());
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return new UploadistaEventsBuilder(services);
+    }
+
+    private sealed class UploadistaEventsBuilder(IServiceCollection services) : IUploadistaEventsBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+}

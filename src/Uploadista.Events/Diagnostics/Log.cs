@@ -1,0 +1,40 @@
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// Every log message of the library. Event ids: 1-99 publishing and broadcasting, 100-199 connections.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Warning, "Publishing an event to channel {Channel} failed; it was not delivered.", EventName = "PublishFailed")]
+    public static partial void PublishFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Error, "A subscriber of channel {Channel} threw while receiving an event.", EventName = "SubscriberFailed")]
+    public static partial void SubscriberFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Warning, "Releasing the subscription of channel {Channel} failed.", EventName = "UnsubscribeFailed")]
+    public static partial void UnsubscribeFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(100, LogLevel.Debug, "WebSocket connection opened on channel {Channel} (since {Since}).", EventName = "ConnectionOpened")]
+    public static partial void ConnectionOpened(ILogger logger, string channel, long since);
+
+    [LoggerMessage(101, LogLevel.Debug, "WebSocket connection on channel {Channel} ended.", EventName = "ConnectionEnded")]
+    public static partial void ConnectionEnded(ILogger logger, string channel);
+
+    [LoggerMessage(102, LogLevel.Warning, "Subscribing a WebSocket connection to channel {Channel} failed; it is closed with 1013 (try again later).", EventName = "JoinFailed")]
+    public static partial void JoinFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(103, LogLevel.Debug, "WebSocket connection on channel {Channel} was lost: {Reason}", EventName = "ConnectionLost")]
+    public static partial void ConnectionLost(ILogger logger, string channel, string reason);
+
+    [LoggerMessage(104, LogLevel.Information, "Closing WebSocket connection on channel {Channel} with {CloseStatus}: {Reason}", EventName = "ClosedByServer")]
+    public static partial void ClosedByServer(ILogger logger, string channel, WebSocketCloseStatus closeStatus, string reason);
+
+    [LoggerMessage(105, LogLevel.Debug, "WebSocket connection on channel {Channel} did not finish closing within {Timeout}; it was aborted.", EventName = "CloseTimedOut")]
+    public static partial void CloseTimedOut(ILogger logger, string channel, TimeSpan timeout);
+
+    [LoggerMessage(106, LogLevel.Information, "Closing {Count} WebSocket connections: the server is shutting down.", EventName = "ClosingAll")]
+    public static partial void ClosingAll(ILogger logger, int count);
+}

@@ -1,0 +1,40 @@
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Uploadista.Events;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the Uploadista WebSocket endpoints.</summary>
+public static class UploadistaEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps <c>{prefix}/ws/upload/{uploadId}</c> (the events of one upload, and of the jobs that belong
+    /// to it) and <c>{prefix}/ws/flow/{jobId}</c> (the events of one job), where <c>{prefix}</c> is
+    /// <see cref="UploadistaEventsOptions.PathPrefix"/> (<c>/uploadista</c> by default).
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
+    /// <returns>
+    /// A builder for conventions on both endpoints, such as <c>RequireAuthorization()</c> and
+    /// <c>RequireCors()</c>.
+    /// </returns>
+    /// <exception cref="InvalidOperationException"><c>AddUploadistaEvents()</c> was not called.</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid.</exception>
+    public static IEndpointConventionBuilder MapUploadistaWebSockets(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<WebSocketConnectionHandler>() is null)
+        {
+            throw new InvalidOperationException(UploadistaWebSocketHandler.MissingServicesMessage);
+        }
+
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<UploadistaEventsOptions>>().Value;
+        var group = endpoints.MapGroup(options.PathPrefix);
+        group.Map("/ws/upload/{uploadId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista upload events");
+        group.Map("/ws/flow/{jobId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista flow events");
+
+        // Connections live as long as the upload; a request timeout policy must not cut them.
+        group.DisableRequestTimeout();
+        return group;
+    }
+}

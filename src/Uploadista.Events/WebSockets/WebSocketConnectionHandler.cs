@@ -1,0 +1,288 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebSockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// Serves <c>{prefix}/ws/upload/{uploadId}</c> and <c>{prefix}/ws/flow/{jobId}</c>: checks the request,
+/// accepts the WebSocket, joins it to its channel, and runs it until either side closes.
+/// </summary>
+internal sealed class WebSocketConnectionHandler
+{
+    private readonly SubscriptionRegistry _registry;
+    private readonly ConnectionTracker _tracker;
+    private readonly UploadistaEventsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WebSocketConnectionHandler> _logger;
+    private readonly RequestDelegate _pipeline;
+
+    public WebSocketConnectionHandler(
+        SubscriptionRegistry registry,
+        ConnectionTracker tracker,
+        IOptions<UploadistaEventsOptions> options,
+        TimeProvider time,
+        ILoggerFactory loggerFactory)
+    {
+        _registry = registry;
+        _tracker = tracker;
+        _options = options.Value;
+        _time = time;
+        _logger = loggerFactory.CreateLogger<WebSocketConnectionHandler>();
+
+        // The WebSocket middleware runs in front of this handler only, so the application needs no
+        // app.UseWebSockets(), and keep-alive pings follow our options.
+        var webSockets = new WebSocketOptions
+        {
+            KeepAliveInterval = _options.KeepAliveInterval,
+            KeepAliveTimeout = _options.KeepAliveTimeout,
+        };
+        _pipeline = new WebSocketMiddleware(HandleCoreAsync, Options.Create(webSockets), loggerFactory).Invoke;
+    }
+
+    public Task HandleAsync(HttpContext context) => _pipeline(context);
+
+    private async Task HandleCoreAsync(HttpContext context)
+    {
+        var (kind, id) = ReadRoute(context);
+        if (!Channels.IsValidId(id))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "invalid_id",
+                $"The {kind} id must be 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
+            return;
+        }
+
+        if (!TryReadSince(context, out var since))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "invalid_since", "since must be a non-negative integer.");
+            return;
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            await RefuseAsync(context, StatusCodes.Status426UpgradeRequired, "websocket_required",
+                "This endpoint streams events over a WebSocket; connect with a WebSocket client.");
+            return;
+        }
+
+        if (_tracker.IsStopping)
+        {
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting_down", "The server is shutting down; connect again.");
+            return;
+        }
+
+        var channel = kind == RouteKind.Upload ? Channels.ForUpload(id!) : Channels.ForFlow(id!);
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await RunAsync(socket, channel, since, context.RequestAborted);
+    }
+
+    private async Task RunAsync(WebSocket socket, string channel, long since, CancellationToken aborted)
+    {
+        Log.ConnectionOpened(_logger, channel, since);
+        var emitter = new WebSocketEventEmitter(socket, _options.SendQueueCapacity, since);
+        using var tracked = _tracker.Track(emitter);
+        var writer = WriteAsync(emitter, channel, aborted);
+        IAsyncDisposable? membership = null;
+        try
+        {
+            try
+            {
+                membership = await _registry.JoinAsync(channel, emitter, since, aborted);
+            }
+            catch (Exception ex) when (!aborted.IsCancellationRequested)
+            {
+                Log.JoinFailed(_logger, channel, ex);
+                emitter.RequestClose(CloseStatuses.TryAgainLater, "Subscription failed; retry later");
+            }
+
+            var receiver = ReceiveAsync(socket, emitter, channel, aborted);
+            await FinishAsync(socket, emitter, channel, writer, receiver);
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            socket.Abort();
+            await writer;
+        }
+        finally
+        {
+            if (membership is not null)
+            {
+                await membership.DisposeAsync();
+            }
+
+            Log.ConnectionEnded(_logger, channel);
+        }
+    }
+
+    /// <summary>
+    /// Whichever loop ends first, the other gets <see cref="UploadistaEventsOptions.CloseTimeout"/> to
+    /// finish the closing handshake; after that the socket is aborted.
+    /// </summary>
+    private async Task FinishAsync(WebSocket socket, WebSocketEventEmitter emitter, string channel, Task writer, Task receiver)
+    {
+        if (await Task.WhenAny(writer, receiver) == receiver)
+        {
+            emitter.RequestClose(CloseStatuses.Normal, string.Empty);
+        }
+
+        if (emitter.CloseStatus == CloseStatuses.SlowConsumer)
+        {
+            Log.ClosedByServer(_logger, channel, CloseStatuses.SlowConsumer, "its send queue overflowed");
+        }
+
+        var both = Task.WhenAll(writer, receiver);
+        try
+        {
+            await both.WaitAsync(_options.CloseTimeout, _time);
+        }
+        catch (TimeoutException)
+        {
+            Log.CloseTimedOut(_logger, channel, _options.CloseTimeout);
+            socket.Abort();
+            await both;
+        }
+    }
+
+    /// <summary>Runs the emitter's writer loop; a socket that fails ends it quietly.</summary>
+    private async Task WriteAsync(WebSocketEventEmitter emitter, string channel, CancellationToken aborted)
+    {
+        try
+        {
+            await emitter.RunAsync(aborted);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            Log.ConnectionLost(_logger, channel, ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Reads what the client sends: a ping gets a pong, other JSON is ignored, and anything else
+    /// closes the connection (protocol.md section 3).
+    /// </summary>
+    private async Task ReceiveAsync(WebSocket socket, WebSocketEventEmitter emitter, string channel, CancellationToken aborted)
+    {
+        var limit = _options.MaxInboundMessageBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        try
+        {
+            while (true)
+            {
+                var length = 0;
+                while (true)
+                {
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit + 1 - length), aborted);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        emitter.RequestClose(socket.CloseStatus ?? CloseStatuses.Normal, string.Empty);
+                        return;
+                    }
+
+                    if (result.MessageType == WebSocketMessageType.Binary)
+                    {
+                        CloseForViolation(emitter, channel, CloseStatuses.BinaryFrame, "Binary frames are not accepted");
+                        return;
+                    }
+
+                    length += result.Count;
+                    if (length > limit)
+                    {
+                        CloseForViolation(emitter, channel, CloseStatuses.TooLarge, $"Messages are limited to {limit} bytes");
+                        return;
+                    }
+
+                    if (result.EndOfMessage)
+                    {
+                        break;
+                    }
+                }
+
+                if (!ClientMessage.TryRead(buffer.AsSpan(0, length), out var isPing))
+                {
+                    CloseForViolation(emitter, channel, CloseStatuses.InvalidJson, "Messages must be JSON");
+                    return;
+                }
+
+                if (isPing)
+                {
+                    emitter.SendPong(ClientMessage.Pong(_time.GetUtcNow()));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            Log.ConnectionLost(_logger, channel, ex.Message);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void CloseForViolation(WebSocketEventEmitter emitter, string channel, WebSocketCloseStatus status, string reason)
+    {
+        Log.ClosedByServer(_logger, channel, status, reason);
+        emitter.RequestClose(status, reason);
+    }
+
+    private static (RouteKind Kind, string? Id) ReadRoute(HttpContext context)
+    {
+        // The kind comes from the route pattern, so an empty id (an optional parameter left out) is
+        // still recognized and refused with 400.
+        var pattern = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern;
+        if (pattern?.GetParameter("uploadId") is not null)
+        {
+            return (RouteKind.Upload, context.Request.RouteValues["uploadId"] as string);
+        }
+
+        if (pattern?.GetParameter("jobId") is not null)
+        {
+            return (RouteKind.Flow, context.Request.RouteValues["jobId"] as string);
+        }
+
+        throw new InvalidOperationException(
+            "The Uploadista WebSocket handler must be mapped on a route with an {uploadId} or a {jobId} parameter, " +
+            "for example app.Map(\"/events/upload/{uploadId}\", UploadistaWebSocketHandler.HandleAsync).");
+    }
+
+    private static bool TryReadSince(HttpContext context, out long since)
+    {
+        since = 0;
+        var values = context.Request.Query["since"];
+        return values.Count switch
+        {
+            0 => true,
+            1 => long.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out since),
+            _ => false,
+        };
+    }
+
+    private static Task RefuseAsync(HttpContext context, int status, string error, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var writer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(writer))
+        {
+            json.WriteStartObject();
+            json.WriteString("error", error);
+            json.WriteString("message", message);
+            json.WriteEndObject();
+        }
+
+        return context.Response.Body.WriteAsync(writer.WrittenMemory).AsTask();
+    }
+
+    private enum RouteKind
+    {
+        Upload,
+        Flow,
+    }
+}

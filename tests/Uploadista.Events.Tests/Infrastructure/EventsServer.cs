@@ -1,0 +1,72 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace Uploadista.Events.Tests.Infrastructure;
+
+/// <summary>A real Kestrel server on a loopback port with Uploadista.Events mapped.</summary>
+public sealed class EventsServer : IAsyncDisposable
+{
+    private EventsServer(WebApplication app)
+    {
+        App = app;
+        BaseUri = new Uri(app.Urls.Single());
+    }
+
+    public WebApplication App { get; }
+
+    public Uri BaseUri { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public IUploadistaEventPublisher Publisher => Services.GetRequiredService<IUploadistaEventPublisher>();
+
+    public FakeLogCollector Logs => Services.GetFakeLogCollector();
+
+    public static async Task<EventsServer> StartAsync(
+        Action<UploadistaEventsOptions>? configure = null,
+        Action<IServiceCollection>? services = null,
+        Action<WebApplication>? map = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Services.AddFakeLogging();
+        builder.Services.AddUploadistaEvents(configure);
+        services?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        if (map is null)
+        {
+            app.MapUploadistaWebSockets();
+        }
+        else
+        {
+            map(app);
+        }
+
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        return new EventsServer(app);
+    }
+
+    public Uri WebSocketUri(string path) => new UriBuilder(BaseUri) { Scheme = "ws", Path = path.Split('?')[0], Query = path.Contains('?') ? path.Split('?', 2)[1] : string.Empty }.Uri;
+
+    public Uri UploadSocketUri(string uploadId, string query = "") => WebSocketUri($"/uploadista/ws/upload/{uploadId}{query}");
+
+    public Uri FlowSocketUri(string jobId, string query = "") => WebSocketUri($"/uploadista/ws/flow/{jobId}{query}");
+
+    /// <summary>Opens a socket and waits until it has joined its channel (a ping answered proves it).</summary>
+    public Task<TestSocket> JoinUploadAsync(string uploadId, string query = "") => TestSocket.ConnectAndJoinAsync(UploadSocketUri(uploadId, query));
+
+    public Task<TestSocket> JoinFlowAsync(string jobId, string query = "") => TestSocket.ConnectAndJoinAsync(FlowSocketUri(jobId, query));
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync(CancellationToken.None);
+        await App.DisposeAsync();
+    }
+}

@@ -1,0 +1,19 @@
+namespace Uploadista.Events.Tests.Infrastructure;
+
+/// <summary>Waits for a condition with a deadline, instead of sleeping a fixed time.</summary>
+public static class Eventually
+{
+    public static async Task HoldsAsync(Func<bool> condition, string because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+}
