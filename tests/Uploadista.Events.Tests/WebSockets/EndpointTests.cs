@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.WebSockets;
@@ -119,6 +120,28 @@ public sealed class EndpointTests
         var handle = () => UploadistaWebSocketHandler.HandleAsync(context);
 
         await handle.Should().ThrowAsync<InvalidOperationException>().WithMessage("*{uploadId}*{jobId}*");
+    }
+
+    [Fact]
+    public async Task Endpoint_conventions_chain_on_what_mapping_returns()
+    {
+        await using var server = await EventsServer.StartAsync(
+            services: s =>
+            {
+                s.AddAuthentication().AddBearerToken();
+                s.AddAuthorization();
+                s.AddCors(cors => cors.AddPolicy("site", p => p.WithOrigins("https://app.example.com")));
+            },
+            map: app => app.MapUploadistaWebSockets().RequireAuthorization().RequireCors("site"));
+
+        using var plain = await Http(server).GetAsync("/uploadista/ws/upload/abc", TestContext.Current.CancellationToken);
+        using var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        var connect = () => socket.ConnectAsync(server.UploadSocketUri("abc"), TestContext.Current.CancellationToken);
+
+        plain.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        await connect.Should().ThrowAsync<WebSocketException>();
+        socket.HttpStatusCode.Should().Be(HttpStatusCode.Unauthorized);
     }
 
     [Fact]
