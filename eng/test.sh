@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use, as "command:package".
-needs=()
+needs=(
+  redis-server:redis-server   # Redis tests start their own servers (redis-cli comes with it)
+)
 
 missing=()
 for need in "${needs[@]}"; do

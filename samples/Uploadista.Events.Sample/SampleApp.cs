@@ -1,3 +1,4 @@
+using Uploadista.Events.Redis;
 using Uploadista.Events.Sample.Processing;
 using Uploadista.Events.Sample.Uploads;
 
@@ -21,7 +22,22 @@ public static class SampleApp
         });
 
         // The two lines a real application adds: this one, and MapUploadistaWebSockets() below.
-        builder.Services.AddUploadistaEvents();
+        var events = builder.Services.AddUploadistaEvents();
+
+        // Several instances share events through Redis: --redis localhost:6379, or the configuration
+        // section Uploadista:Events:Redis. Without either, events stay in this process.
+        if (builder.Configuration["redis"] is { Length: > 0 } redis)
+        {
+            events.AddRedis(redis);
+        }
+        else if (builder.Configuration.GetSection(RedisEventsOptions.SectionName).Exists())
+        {
+            events.AddRedis();
+        }
+
+        // The page of one instance may upload to another (?upload=http://host:port), to show events
+        // crossing instances; a real service would name its own origins here.
+        builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
 
         builder.Services.AddOptions<SampleOptions>().BindConfiguration(SampleOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<UploadStore>();
@@ -32,6 +48,7 @@ public static class SampleApp
         var app = builder.Build();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseCors();
         app.MapUploadistaWebSockets();
         app.MapUploadEndpoints();
         return app;

@@ -4,6 +4,10 @@
 const list = document.getElementById("uploads");
 const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
 
+// Uploads go to this server, or to the one named by ?upload=http://host:port (another instance
+// sharing Redis): the bytes land there while this page watches here.
+const api = new URLSearchParams(location.search).get("upload")?.replace(/\/$/, "") ?? "";
+
 document.getElementById("files").addEventListener("change", (e) => {
   for (const file of e.target.files) uploadFile(file);
   e.target.value = "";
@@ -13,7 +17,7 @@ async function uploadFile(file) {
   const view = renderUpload(file.name);
   try {
     // 1. Create the upload, so the socket can be open before any byte is sent.
-    const created = await fetch("/api/uploads", {
+    const created = await fetch(`${api}/api/uploads`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ filename: file.name, size: file.size }),
@@ -28,7 +32,7 @@ async function uploadFile(file) {
     await new Promise((resolve) => { ws.onopen = resolve; });
 
     // 3. Send the bytes; progress comes back over the socket.
-    const sent = await fetch(`/api/uploads/${uploadId}`, { method: "PUT", body: file });
+    const sent = await fetch(`${api}/api/uploads/${uploadId}`, { method: "PUT", body: file });
     if (!sent.ok && view.status !== "error") {
       const problem = await sent.json().catch(() => ({}));
       view.fail(problem.detail || `Upload failed (${sent.status})`);

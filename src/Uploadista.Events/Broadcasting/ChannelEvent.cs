@@ -12,18 +12,28 @@ public sealed class ChannelEvent
 
     /// <summary>Initializes a new instance of the <see cref="ChannelEvent"/> class.</summary>
     /// <param name="seq">The event's sequence number in its channel.</param>
+    /// <param name="epoch">The channel's epoch (see <see cref="Epoch"/>).</param>
     /// <param name="frame">The complete UTF-8 JSON text frame, <c>seq</c> included.</param>
     /// <param name="conflationKey">The key of what the progress event supersedes, or <see langword="null"/>.</param>
-    public ChannelEvent(long seq, ReadOnlyMemory<byte> frame, string? conflationKey)
+    public ChannelEvent(long seq, string epoch, ReadOnlyMemory<byte> frame, string? conflationKey)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seq);
+        ArgumentException.ThrowIfNullOrEmpty(epoch);
         Seq = seq;
+        Epoch = epoch;
         Frame = frame;
         ConflationKey = conflationKey;
     }
 
     /// <summary>Gets the event's sequence number in its channel.</summary>
     public long Seq { get; }
+
+    /// <summary>
+    /// Gets the channel's epoch: an id of the run of sequence numbers the event belongs to. A channel
+    /// whose state was lost (it expired, or the broker lost its data) starts a new epoch at seq 1, and
+    /// connections then accept seq numbers they have seen before. Never sent to clients.
+    /// </summary>
+    public string Epoch { get; }
 
     /// <summary>Gets the complete UTF-8 JSON text frame sent to clients.</summary>
     public ReadOnlyMemory<byte> Frame { get; }
@@ -33,37 +43,27 @@ public sealed class ChannelEvent
 
     /// <summary>Frames <paramref name="publication"/> with sequence number <paramref name="seq"/>.</summary>
     /// <param name="seq">The sequence number assigned to the event.</param>
+    /// <param name="epoch">The channel's epoch.</param>
     /// <param name="publication">The serialized event.</param>
     /// <returns>The framed event.</returns>
-    /// <exception cref="ArgumentException">The payload is not a JSON object.</exception>
-    public static ChannelEvent Create(long seq, EventPublication publication)
+    /// <exception cref="ArgumentException"><paramref name="publication"/> is empty (<see langword="default"/>).</exception>
+    public static ChannelEvent Create(long seq, string epoch, EventPublication publication)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seq);
-        var frame = AppendSeq(publication.Payload.Span, seq)
-            ?? throw new ArgumentException("The payload must be a JSON object.", nameof(publication));
-        return new ChannelEvent(seq, frame, publication.ConflationKey);
-    }
-
-    /// <summary>Turns <c>{...}</c> into <c>{...,"seq":N}</c>, the one allocation per event and channel.</summary>
-    private static byte[]? AppendSeq(ReadOnlySpan<byte> payload, long seq)
-    {
-        payload = payload.TrimEnd(" \t\r\n"u8);
-        if (payload.Length < 2 || payload[0] != (byte)'{' || payload[^1] != (byte)'}')
+        if (publication.Payload.IsEmpty)
         {
-            return null;
+            throw new ArgumentException("The publication is empty.", nameof(publication));
         }
 
-        var body = payload[..^1];
-        var isEmpty = body.TrimEnd(" \t\r\n"u8).Length == 1;
+        // {...} becomes {...,"seq":N}: the one allocation per event and channel.
+        var body = publication.Payload.Span[..^1];
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(seq, digits, out var digitCount);
-
-        var separator = isEmpty ? SeqProperty[1..] : SeqProperty;
-        var frame = new byte[body.Length + separator.Length + digitCount + 1];
+        var frame = new byte[body.Length + SeqProperty.Length + digitCount + 1];
         body.CopyTo(frame);
-        separator.CopyTo(frame.AsSpan(body.Length));
-        digits[..digitCount].CopyTo(frame.AsSpan(body.Length + separator.Length));
+        SeqProperty.CopyTo(frame.AsSpan(body.Length));
+        digits[..digitCount].CopyTo(frame.AsSpan(body.Length + SeqProperty.Length));
         frame[^1] = (byte)'}';
-        return frame;
+        return new ChannelEvent(seq, epoch, frame, publication.ConflationKey);
     }
 }

@@ -49,7 +49,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
     /// <summary>Runs under the channel's lock.</summary>
     private ValueTask<long> Publish(string channel, MemoryChannel state, EventPublication publication)
     {
-        var channelEvent = ChannelEvent.Create(state.Seq + 1, publication);
+        var channelEvent = ChannelEvent.Create(state.Seq + 1, state.Epoch, publication);
         state.Seq = channelEvent.Seq;
         state.LastEventAt = _time.GetUtcNow();
         state.Retain(channelEvent, _maxRetained);
@@ -175,6 +175,9 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         public Lock Gate { get; } = new();
 
         public long Seq { get; set; }
+
+        /// <summary>A channel created again after it expired starts a new epoch.</summary>
+        public string Epoch { get; } = Guid.NewGuid().ToString("N")[..12];
 
         public bool Removed { get; set; }
 

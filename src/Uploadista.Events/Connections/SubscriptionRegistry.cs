@@ -36,7 +36,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         {
             if (!_channels.TryGetValue(channelName, out channel!))
             {
-                channel = new LocalChannel(channelName);
+                channel = new LocalChannel(channelName, broadcaster, logger);
                 _channels.Add(channelName, channel);
             }
 
@@ -46,7 +46,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         var membership = new Membership(this, channel, emitter);
         try
         {
-            await channel.EnsureSubscribedAsync(broadcaster).WaitAsync(cancellationToken);
+            await channel.EnsureSubscribedAsync().WaitAsync(cancellationToken);
 
             // Live events start flowing into the emitter's hold before the retained state is read, so
             // nothing published in between is missed; the emitter drops what it sees twice.
@@ -94,11 +94,17 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
     }
 
     /// <summary>One channel's local connections and its broadcaster subscription.</summary>
-    private sealed class LocalChannel(string name) : IChannelSubscriber
+    private sealed class LocalChannel(string name, IEventBroadcaster broadcaster, ILogger logger) : IChannelSubscriber
     {
+        // Live events held while catching up after an interrupted subscription; beyond this many the
+        // hold is given up and they flow straight on.
+        private const int MaxHeldDuringCatchUp = 10_000;
+
         private readonly Lock _gate = new();
         private IEventEmitter[] _emitters = [];
         private Task<IAsyncDisposable>? _subscription;
+        private List<ChannelEvent>? _heldDuringCatchUp;
+        private bool _catchUpAgain;
 
         public string Name { get; } = name;
 
@@ -106,7 +112,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         public int Members { get; set; }
 
         /// <summary>The first caller subscribes; the others wait for the same subscription. A failed attempt is retried by the next caller.</summary>
-        public Task<IAsyncDisposable> EnsureSubscribedAsync(IEventBroadcaster broadcaster)
+        public Task<IAsyncDisposable> EnsureSubscribedAsync()
         {
             lock (_gate)
             {
@@ -168,16 +174,81 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
             // Emit only queues.
             lock (_gate)
             {
-                foreach (var emitter in _emitters)
+                if (_heldDuringCatchUp is { } held && held.Count < MaxHeldDuringCatchUp)
                 {
-                    emitter.Emit(channelEvent);
+                    held.Add(channelEvent);
+                    return;
+                }
+
+                Deliver(channelEvent);
+            }
+        }
+
+        /// <summary>
+        /// The broker connection came back: events published meanwhile were not delivered live. Read
+        /// the retained state and deliver it, holding live events until it is in; each emitter drops
+        /// what it has already sent.
+        /// </summary>
+        public void OnSubscriptionRestored()
+        {
+            lock (_gate)
+            {
+                if (_heldDuringCatchUp is not null)
+                {
+                    _catchUpAgain = true;
+                    return;
+                }
+
+                _heldDuringCatchUp = [];
+            }
+
+            _ = CatchUpAsync();
+        }
+
+        private async Task CatchUpAsync()
+        {
+            while (true)
+            {
+                IReadOnlyList<ChannelEvent> retained = [];
+                try
+                {
+                    retained = await broadcaster.GetRetainedAsync(Name, 0);
+                }
+                catch (Exception ex)
+                {
+                    Log.CatchUpFailed(logger, Name, ex);
+                }
+
+                lock (_gate)
+                {
+                    foreach (var channelEvent in retained)
+                    {
+                        Deliver(channelEvent);
+                    }
+
+                    foreach (var channelEvent in _heldDuringCatchUp!)
+                    {
+                        Deliver(channelEvent);
+                    }
+
+                    if (!_catchUpAgain)
+                    {
+                        _heldDuringCatchUp = null;
+                        return;
+                    }
+
+                    _catchUpAgain = false;
+                    _heldDuringCatchUp = [];
                 }
             }
         }
 
-        public void OnSubscriptionRestored()
+        private void Deliver(ChannelEvent channelEvent)
         {
-            // Catching up after a broker outage arrives with the Redis broadcaster.
+            foreach (var emitter in _emitters)
+            {
+                emitter.Emit(channelEvent);
+            }
         }
     }
 }

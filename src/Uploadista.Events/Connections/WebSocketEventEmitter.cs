@@ -21,6 +21,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     private ChannelEvent?[] _queue = new ChannelEvent?[InitialQueueSize];
     private int _head;
     private int _count;
+    private string? _epoch;
     private long _lastSeq;
     private bool _holding = true;
     private byte[]? _pong;
@@ -29,13 +30,12 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
 
     /// <param name="socket">The accepted socket; this emitter is its only sender.</param>
     /// <param name="capacity">How many events may wait before the queue conflates or overflows.</param>
-    /// <param name="since">The last seq the client already has; only later events are sent.</param>
+    /// <param name="since">The last seq the client already has; only later events are sent (see <see cref="Release"/>).</param>
     public WebSocketEventEmitter(WebSocket socket, int capacity, long since)
     {
         _socket = socket;
         _capacity = capacity;
         _since = since;
-        _lastSeq = since;
     }
 
     /// <summary>Gets the close status the server chose, or <see langword="null"/> while none was requested.</summary>
@@ -54,7 +54,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     {
         lock (_gate)
         {
-            if (_closeStatus is not null || channelEvent.Seq <= _lastSeq)
+            if (_closeStatus is not null || !Advance(channelEvent))
             {
                 return;
             }
@@ -66,7 +66,6 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
             else
             {
                 Enqueue(channelEvent);
-                _lastSeq = channelEvent.Seq;
                 if (_holding)
                 {
                     return;
@@ -87,25 +86,39 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
             }
 
             _holding = false;
-
-            // Live events that arrived during the hold are queued already; the retained ones before
-            // the first of them go in front, and those at or after it are duplicates.
-            var firstLive = _count > 0 ? _queue[_head]!.Seq : long.MaxValue;
-            var missed = retained.Where(e => e.Seq > _since && e.Seq < firstLive).ToList();
-            if (missed.Count > 0)
+            if (_closeStatus is not null)
             {
-                var merged = new ChannelEvent?[Math.Max(InitialQueueSize, missed.Count + _count)];
-                missed.CopyTo(merged!);
-                for (var i = 0; i < _count; i++)
-                {
-                    merged[missed.Count + i] = _queue[(_head + i) % _queue.Length];
-                }
-
-                _queue = merged;
-                _head = 0;
-                _count += missed.Count;
-                _lastSeq = Math.Max(_lastSeq, missed[^1].Seq);
+                return;
             }
+
+            // The queue holds the live events that arrived during the hold, all of the current epoch.
+            // Retained events of another epoch are stale: the live ones are newer.
+            var held = new List<ChannelEvent>(_count);
+            while (_count > 0)
+            {
+                held.Add(Dequeue());
+            }
+
+            var useRetained = retained.Count > 0 && (held.Count == 0 || retained[^1].Epoch == held[0].Epoch);
+            var top = Math.Max(useRetained ? retained[^1].Seq : 0, held.Count > 0 ? held[^1].Seq : 0);
+
+            // A since beyond the channel's last seq comes from an earlier epoch (or is made up): start over.
+            var since = _since <= top ? _since : 0;
+            var firstHeld = held.Count > 0 ? held[0].Seq : long.MaxValue;
+            var merged = new List<ChannelEvent>(held.Count + (useRetained ? retained.Count : 0));
+            if (useRetained)
+            {
+                merged.AddRange(retained.Where(e => e.Seq > since && e.Seq < firstHeld));
+            }
+
+            merged.AddRange(held.Where(e => e.Seq > since));
+
+            _queue = new ChannelEvent?[Math.Max(InitialQueueSize, merged.Count)];
+            merged.CopyTo(_queue!);
+            _head = 0;
+            _count = merged.Count;
+            _lastSeq = merged.Count > 0 ? merged[^1].Seq : since;
+            _epoch = merged.Count > 0 ? merged[^1].Epoch : useRetained ? retained[^1].Epoch : _epoch;
         }
 
         _signal.Set();
@@ -210,6 +223,27 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
         Array.Clear(_queue);
         _head = 0;
         _count = 0;
+    }
+
+    /// <summary>
+    /// Whether the event is new to this connection; records it as the last one if so. An event of
+    /// another epoch starts the count over, because its channel's seq did.
+    /// </summary>
+    private bool Advance(ChannelEvent channelEvent)
+    {
+        if (channelEvent.Epoch != _epoch)
+        {
+            _epoch = channelEvent.Epoch;
+            _lastSeq = 0;
+        }
+
+        if (channelEvent.Seq <= _lastSeq)
+        {
+            return false;
+        }
+
+        _lastSeq = channelEvent.Seq;
+        return true;
     }
 
     private void Enqueue(ChannelEvent channelEvent)

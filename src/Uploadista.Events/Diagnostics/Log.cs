@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "Releasing the subscription of channel {Channel} failed.", EventName = "UnsubscribeFailed")]
     public static partial void UnsubscribeFailed(ILogger logger, string channel, Exception exception);
 
+    [LoggerMessage(4, LogLevel.Warning, "Catching up channel {Channel} after its subscription was restored failed; events published meanwhile may be missing until the next one.", EventName = "CatchUpFailed")]
+    public static partial void CatchUpFailed(ILogger logger, string channel, Exception exception);
+
     [LoggerMessage(100, LogLevel.Debug, "WebSocket connection opened on channel {Channel} (since {Since}).", EventName = "ConnectionOpened")]
     public static partial void ConnectionOpened(ILogger logger, string channel, long since);
 

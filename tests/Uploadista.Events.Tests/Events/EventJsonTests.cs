@@ -124,14 +124,19 @@ public sealed class EventJsonTests
         read.Should().Throw<JsonException>().WithMessage("*url*");
     }
 
-    [Fact]
-    public void Payload_that_is_not_an_object_cannot_be_framed()
+    [Theory]
+    [InlineData("")]
+    [InlineData("{}")]
+    [InlineData("[1]")]
+    [InlineData(" {\"a\":1}")]
+    [InlineData("not json")]
+    public void Publication_must_be_a_non_empty_json_object(string payload)
     {
-        var create = () => ChannelEvent.Create(1, new EventPublication("[1]"u8.ToArray(), null));
+        var create = () => new EventPublication(Encoding.UTF8.GetBytes(payload), null);
 
-        create.Should().Throw<ArgumentException>().WithMessage("*JSON object*");
+        create.Should().Throw<ArgumentException>().WithMessage("*non-empty JSON object*");
     }
 
     private static string Frame(UploadistaEvent uploadistaEvent, long seq)
-        => Encoding.UTF8.GetString(ChannelEvent.Create(seq, EventPublisher.Serialize(uploadistaEvent, PublishedAt)).Frame.Span);
+        => Encoding.UTF8.GetString(ChannelEvent.Create(seq, "e1", EventPublisher.Serialize(uploadistaEvent, PublishedAt)).Frame.Span);
 }

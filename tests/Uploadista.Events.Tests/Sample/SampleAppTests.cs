@@ -18,7 +18,7 @@ public sealed class SampleAppTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}"]);
+        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}", "--Logging:LogLevel:Default=Warning"]);
         await _app.StartAsync(TestContext.Current.CancellationToken);
         _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
     }

@@ -1,0 +1,44 @@
+using StackExchange.Redis;
+
+namespace Uploadista.Events.Redis;
+
+/// <summary>
+/// Options of the Redis broadcaster, bound from the configuration section
+/// <c>Uploadista:Events:Redis</c> and validated when the host starts.
+/// </summary>
+public sealed class RedisEventsOptions
+{
+    /// <summary>The configuration section the options bind from: <c>Uploadista:Events:Redis</c>.</summary>
+    public const string SectionName = "Uploadista:Events:Redis";
+
+    /// <summary>
+    /// Gets or sets the StackExchange.Redis configuration string, for example <c>localhost:6379</c>. Two
+    /// connections are opened from it: one publishes, the other subscribes.
+    /// </summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>
+    /// Gets or sets the StackExchange.Redis configuration; when set, it is used instead of
+    /// <see cref="Configuration"/>.
+    /// </summary>
+    public ConfigurationOptions? ConfigurationOptions { get; set; }
+
+    /// <summary>
+    /// Gets or sets the prefix of every Redis channel and key the broadcaster uses, so that several
+    /// applications can share one Redis. The default is <c>uploadista:</c>.
+    /// </summary>
+    public string ChannelPrefix { get; set; } = "uploadista:";
+
+    /// <summary>
+    /// Gets or sets how many events an instance keeps while Redis is unreachable, to publish them in
+    /// order when it returns. Beyond it, superseded progress is dropped first, then the oldest events.
+    /// The default is 10000.
+    /// </summary>
+    public int MaxPendingPublications { get; set; } = 10_000;
+
+    /// <summary>The publishing connection given to <c>AddRedis(publisher, subscriber)</c>; not disposed by the broadcaster.</summary>
+    internal IConnectionMultiplexer? Publisher { get; set; }
+
+    /// <summary>The subscribing connection given to <c>AddRedis(publisher, subscriber)</c>; not disposed by the broadcaster.</summary>
+    internal IConnectionMultiplexer? Subscriber { get; set; }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+
+namespace Uploadista.Events.Redis;
+
+/// <summary>Checks <see cref="RedisEventsOptions"/> when the host starts.</summary>
+internal sealed class RedisEventsOptionsValidator : IValidateOptions<RedisEventsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisEventsOptions options)
+    {
+        var result = new ValidateOptionsResultBuilder();
+        if (options.Publisher is null && options.ConfigurationOptions is null && string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            result.AddError(
+                "Redis is not configured: set Uploadista:Events:Redis:Configuration (for example \"localhost:6379\"), or call AddRedis(configuration), or pass two connections to AddRedis(publisher, subscriber)",
+                nameof(options.Configuration));
+        }
+
+        if (string.IsNullOrEmpty(options.ChannelPrefix) || options.ChannelPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            result.AddError($"must be non-empty and must not contain '{{' or '}}', which Redis Cluster reads as a hash tag (got '{options.ChannelPrefix}')", nameof(options.ChannelPrefix));
+        }
+
+        if (options.MaxPendingPublications < 0)
+        {
+            result.AddError($"must not be negative (got {options.MaxPendingPublications})", nameof(options.MaxPendingPublications));
+        }
+
+        return result.Build();
+    }
+}
