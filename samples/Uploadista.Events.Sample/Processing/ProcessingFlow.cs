@@ -9,7 +9,7 @@ namespace Uploadista.Events.Sample.Processing;
 /// A short, real processing flow over an uploaded file: a SHA-256 checksum node, then a gzip node.
 /// Publishes flow_started, flow_progress per node, and flow_complete with the output URLs, or flow_error.
 /// </summary>
-public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, TimeProvider time, ILogger<ProcessingFlow> logger)
+public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, ILogger<ProcessingFlow> logger)
 {
     public const string Name = "Checksum and compress";
 
@@ -20,8 +20,6 @@ public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, Tim
             ["checksum"] = ("checksum.sha256", "text/plain", ".sha256"),
             ["compressed"] = ("compressed.gz", "application/gzip", ".gz"),
         };
-
-    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     public async Task RunAsync(Upload upload, string jobId, string baseUrl, CancellationToken stopping)
     {
@@ -67,7 +65,10 @@ public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, Tim
 
     private static string OutputPath(Upload upload, string output) => Path.Combine(upload.Folder, Outputs[output].FileName);
 
-    /// <summary>Feeds the file to a node chunk by chunk, publishing the node's progress from 0 to 1.</summary>
+    /// <summary>
+    /// Feeds the file to a node chunk by chunk, publishing the node's progress from 0 to 1 after every
+    /// chunk; the library throttles it.
+    /// </summary>
     private async Task RunNodeAsync(
         Upload upload,
         string jobId,
@@ -76,7 +77,6 @@ public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, Tim
         Func<ReadOnlyMemory<byte>, ValueTask> process,
         CancellationToken stopping)
     {
-        var throttle = new ProgressThrottle(time, ProgressInterval);
         await PublishAsync(0);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
@@ -87,7 +87,7 @@ public sealed partial class ProcessingFlow(IUploadistaEventPublisher events, Tim
             {
                 await process(buffer.AsMemory(0, read));
                 done += read;
-                if (done < file.Length && throttle.ShouldReport(final: false))
+                if (done < file.Length)
                 {
                     await PublishAsync((double)done / file.Length);
                 }

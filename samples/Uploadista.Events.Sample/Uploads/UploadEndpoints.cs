@@ -7,8 +7,6 @@ namespace Uploadista.Events.Sample.Uploads;
 /// <summary>The upload API: create, send bytes, download the file and the processing outputs.</summary>
 public static class UploadEndpoints
 {
-    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
-
     public static void MapUploadEndpoints(this IEndpointRouteBuilder app)
     {
         var uploads = app.MapGroup("/api/uploads");
@@ -50,17 +48,16 @@ public static class UploadEndpoints
     }
 
     /// <summary>
-    /// PUT /api/uploads/{uploadId}: streams the body to disk, publishing upload_started, throttled
-    /// upload_progress (the 100% one always), then upload_complete or upload_error; then starts the
-    /// processing flow.
+    /// PUT /api/uploads/{uploadId}: streams the body to disk, publishing upload_started, upload_progress
+    /// after every chunk (the library throttles it to 10 a second, the 100% one always), then
+    /// upload_complete or upload_error; then starts the processing flow.
     /// </summary>
     private static async Task<IResult> ReceiveAsync(
         string uploadId,
         HttpContext context,
         UploadStore store,
         BackgroundFlows flows,
-        IUploadistaEventPublisher events,
-        TimeProvider time)
+        IUploadistaEventPublisher events)
     {
         var upload = store.Find(uploadId);
         if (upload is null)
@@ -87,7 +84,6 @@ public static class UploadEndpoints
                 $"The request body is {declared} bytes but the upload was declared as {upload.Size} bytes.");
         }
 
-        var throttle = new ProgressThrottle(time, ProgressInterval);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         long received = 0;
         try
@@ -104,7 +100,7 @@ public static class UploadEndpoints
 
                     await file.WriteAsync(buffer.AsMemory(0, read), aborted);
                     received += read;
-                    if (received < upload.Size && throttle.ShouldReport(final: false))
+                    if (received < upload.Size)
                     {
                         await PublishProgressAsync(events, upload, received);
                     }

@@ -32,6 +32,15 @@ internal sealed class ConnectionTracker
         }
     }
 
+    /// <summary>Gets the open connections' emitters; for tests.</summary>
+    internal WebSocketEventEmitter[] Snapshot()
+    {
+        lock (_gate)
+        {
+            return [.. _open];
+        }
+    }
+
     /// <summary>Tracks <paramref name="emitter"/> until the returned handle is disposed.</summary>
     public IDisposable Track(WebSocketEventEmitter emitter)
     {

@@ -16,6 +16,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     private readonly long _since;
     private readonly Lock _gate = new();
     private readonly WriterSignal _signal = new();
+    private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // A ring buffer that grows on demand, so an idle connection holds almost nothing.
     private ChannelEvent?[] _queue = new ChannelEvent?[InitialQueueSize];
@@ -46,6 +47,21 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
             lock (_gate)
             {
                 return _closeStatus;
+            }
+        }
+    }
+
+    /// <summary>Gets a task that completes when a close is first requested.</summary>
+    public Task Closing => _closing.Task;
+
+    /// <summary>Gets the number of events waiting to be sent; never more than the capacity (plus the retained events of a join).</summary>
+    public int QueuedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _count;
             }
         }
     }
@@ -219,6 +235,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
 
         _closeStatus = status;
         _closeDescription = description;
+        _closing.TrySetResult();
         _pong = null;
         Array.Clear(_queue);
         _head = 0;

@@ -17,6 +17,15 @@ public sealed class UploadistaEventsOptions
     public string PathPrefix { get; set; } = "/uploadista";
 
     /// <summary>
+    /// Gets or sets the shortest time between two progress events of one upload, or of one node of one
+    /// job. Progress published sooner waits, the newest replacing older, and goes out when the interval
+    /// is up; a final (100%) progress goes out at once, and started, complete and error events are
+    /// never held. <see cref="TimeSpan.Zero"/> turns throttling off. The default is 100 milliseconds
+    /// (10 a second).
+    /// </summary>
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// Gets or sets how many events may wait to be sent to one connection. When a connection falls this
     /// far behind, superseded progress events are dropped from its queue; if that is not enough, it is
     /// closed as a slow consumer (4008) and the client resumes with <c>since</c>. The default is 1024.

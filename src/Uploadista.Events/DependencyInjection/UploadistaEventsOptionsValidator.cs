@@ -17,6 +17,11 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
         CheckRange(result, options.SendQueueCapacity, 1, 1_000_000, nameof(options.SendQueueCapacity));
         CheckRange(result, options.MaxInboundMessageBytes, 64, 1024 * 1024, nameof(options.MaxInboundMessageBytes));
         CheckRange(result, options.MaxRetainedEventsPerChannel, 1, 1_000_000, nameof(options.MaxRetainedEventsPerChannel));
+        if (options.ProgressInterval < TimeSpan.Zero)
+        {
+            result.AddError($"must not be negative (got {options.ProgressInterval}); zero turns throttling off", nameof(options.ProgressInterval));
+        }
+
         CheckPositive(result, options.KeepAliveInterval, nameof(options.KeepAliveInterval));
         CheckPositive(result, options.KeepAliveTimeout, nameof(options.KeepAliveTimeout));
         CheckPositive(result, options.CloseTimeout, nameof(options.CloseTimeout));

@@ -1,16 +1,40 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Uploadista.Events;
 
-/// <summary>Serializes each event once and hands it to the broadcaster for each of its channels.</summary>
-internal sealed class EventPublisher(IEventBroadcaster broadcaster, TimeProvider time, ILogger<EventPublisher> logger)
-    : IUploadistaEventPublisher
+/// <summary>
+/// Validates and throttles each event, serializes it once, and hands it to the broadcaster for each of
+/// its channels.
+/// </summary>
+internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
 {
-    public async ValueTask PublishAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken = default)
+    private readonly IEventBroadcaster _broadcaster;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EventPublisher> _logger;
+    private readonly ProgressThrottle? _throttle;
+
+    public EventPublisher(IEventBroadcaster broadcaster, TimeProvider time, IOptions<UploadistaEventsOptions> options, ILogger<EventPublisher> logger)
+    {
+        _broadcaster = broadcaster;
+        _time = time;
+        _logger = logger;
+        var interval = options.Value.ProgressInterval;
+        _throttle = interval > TimeSpan.Zero ? new ProgressThrottle(interval, time, SendAsync) : null;
+    }
+
+    public ValueTask PublishAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken = default)
     {
         EventValidation.Validate(uploadistaEvent);
-        var publication = Serialize(uploadistaEvent, time.GetUtcNow());
+        return _throttle?.PublishAsync(uploadistaEvent, cancellationToken) ?? SendAsync(uploadistaEvent, cancellationToken);
+    }
+
+    public void Dispose() => _throttle?.Dispose();
+
+    private async ValueTask SendAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken)
+    {
+        var publication = Serialize(uploadistaEvent, _time.GetUtcNow());
 
         switch (uploadistaEvent)
         {
@@ -51,7 +75,7 @@ internal sealed class EventPublisher(IEventBroadcaster broadcaster, TimeProvider
     {
         try
         {
-            await broadcaster.PublishAsync(channel, publication, cancellationToken);
+            await _broadcaster.PublishAsync(channel, publication, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -59,7 +83,7 @@ internal sealed class EventPublisher(IEventBroadcaster broadcaster, TimeProvider
         }
         catch (Exception ex)
         {
-            Log.PublishFailed(logger, channel, ex);
+            Log.PublishFailed(_logger, channel, ex);
         }
     }
 }

@@ -122,12 +122,13 @@ internal sealed class WebSocketConnectionHandler
     }
 
     /// <summary>
-    /// Whichever loop ends first, the other gets <see cref="UploadistaEventsOptions.CloseTimeout"/> to
-    /// finish the closing handshake; after that the socket is aborted.
+    /// Once either loop ends or a close is requested (shutdown, slow consumer, a bad frame), the
+    /// closing handshake gets <see cref="UploadistaEventsOptions.CloseTimeout"/>; after that the socket
+    /// is aborted, so a client that stopped reading cannot keep its connection.
     /// </summary>
     private async Task FinishAsync(WebSocket socket, WebSocketEventEmitter emitter, string channel, Task writer, Task receiver)
     {
-        if (await Task.WhenAny(writer, receiver) == receiver)
+        if (await Task.WhenAny(writer, receiver, emitter.Closing) == receiver)
         {
             emitter.RequestClose(CloseStatuses.Normal, string.Empty);
         }

@@ -36,7 +36,12 @@ public sealed class EventsServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Services.AddFakeLogging();
-        builder.Services.AddUploadistaEvents(configure);
+        // Tests see every progress event they publish, unless they test throttling and set an interval.
+        builder.Services.AddUploadistaEvents(options =>
+        {
+            options.ProgressInterval = TimeSpan.Zero;
+            configure?.Invoke(options);
+        });
         services?.Invoke(builder.Services);
 
         var app = builder.Build();

@@ -167,45 +167,6 @@ public sealed class DeliveryTests
     }
 
     [Fact]
-    public async Task A_socket_opened_after_completion_gets_started_last_progress_and_complete()
-    {
-        await using var server = await EventsServer.StartAsync();
-        await server.Publisher.PublishAsync(new UploadStartedEvent { UploadId = "late", Filename = "f", Size = 10 }, TestContext.Current.CancellationToken);
-        for (var i = 1; i <= 10; i++)
-        {
-            await server.Publisher.PublishAsync(Progress("late", i, 10), TestContext.Current.CancellationToken);
-        }
-
-        await server.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = "late", Url = "https://example.com/f" }, TestContext.Current.CancellationToken);
-
-        await using var socket = await TestSocket.ConnectAsync(server.UploadSocketUri("late"));
-        var frames = new[] { await socket.ReceiveJsonAsync(), await socket.ReceiveJsonAsync(), await socket.ReceiveJsonAsync() };
-        await socket.SendAsync("""{"type":"ping"}""");
-
-        frames.Select(f => (f.GetProperty("type").GetString(), f.GetProperty("seq").GetInt64()))
-            .Should().Equal(("upload_started", 1L), ("upload_progress", 11L), ("upload_complete", 12L));
-        frames[1].GetProperty("progress").GetDouble().Should().Be(1);
-        (await socket.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("pong", "nothing else was retained");
-    }
-
-    [Fact]
-    public async Task Since_sends_only_later_retained_events_then_live_ones()
-    {
-        await using var server = await EventsServer.StartAsync();
-        await server.Publisher.PublishAsync(new UploadStartedEvent { UploadId = "resume", Filename = "f", Size = 10 }, TestContext.Current.CancellationToken);
-        await server.Publisher.PublishAsync(Progress("resume", 3, 10), TestContext.Current.CancellationToken);
-        await server.Publisher.PublishAsync(Progress("resume", 6, 10), TestContext.Current.CancellationToken);
-
-        await using var socket = await TestSocket.ConnectAsync(server.UploadSocketUri("resume", "?since=2"));
-        var retained = await socket.ReceiveJsonAsync();
-        await server.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = "resume", Url = "https://example.com/f" }, TestContext.Current.CancellationToken);
-        var live = await socket.ReceiveJsonAsync();
-
-        (retained.GetProperty("seq").GetInt64(), retained.GetProperty("bytesUploaded").GetInt64()).Should().Be((3L, 6L));
-        (live.GetProperty("type").GetString(), live.GetProperty("seq").GetInt64()).Should().Be(("upload_complete", 4L));
-    }
-
-    [Fact]
     public async Task Ping_gets_pong_and_other_json_is_ignored()
     {
         await using var server = await EventsServer.StartAsync();
