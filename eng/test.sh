@@ -21,4 +21,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-dotnet test --solution Uploadista.Events.sln "$@"
+rm -f tests/*/bin/*/*/measurements.txt
+status=0
+dotnet test --solution Uploadista.Events.sln "$@" || status=$?
+
+# Figures the tests measured (recovery times and the like), for the log.
+for file in tests/*/bin/*/*/measurements.txt; do
+  [ -f "$file" ] && { echo "Measured:"; cat "$file"; }
+done
+exit $status

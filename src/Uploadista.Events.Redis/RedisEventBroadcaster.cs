@@ -16,8 +16,6 @@ namespace Uploadista.Events.Redis;
 /// </remarks>
 internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposable
 {
-    private const string PublishCommand = "PUBLISH";
-
     private readonly RedisEventsOptions _options;
     private readonly ILogger<RedisEventBroadcaster> _logger;
     private readonly RedisKeys _keys;
@@ -29,6 +27,13 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
     private readonly ConcurrentDictionary<Subscription, byte> _subscriptions = new();
     private readonly Lazy<Task<Connections>> _connections;
     private Task? _drainer;
+    private int _pubSubMode; // 0 until decided, then Classic or Sharded
+    private bool _isCluster;
+    private int _subscriberFailures;
+    private int _recovering;
+
+    private const int Classic = 1;
+    private const int Sharded = 2;
     private int _disposeCalls;
 
     public RedisEventBroadcaster(IOptions<RedisEventsOptions> options, IOptions<UploadistaEventsOptions> eventsOptions, ILogger<RedisEventBroadcaster> logger)
@@ -60,7 +65,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         var pending = new PendingPublication(channel, publication);
 
         // Behind events already waiting, so that order is kept.
-        if (!_outbox.IsEmpty || !connections.Publisher.IsConnected)
+        if (!_outbox.IsEmpty || !IsReachable(connections.Publisher, channel))
         {
             Defer(pending, null);
             return 0;
@@ -82,7 +87,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         ArgumentException.ThrowIfNullOrEmpty(channel);
         ArgumentNullException.ThrowIfNull(subscriber);
         var connections = await _connections.Value;
-        var queue = await connections.Subscriber.GetSubscriber().SubscribeAsync(_keys.PubSub(channel));
+        var queue = await connections.Subscriber.GetSubscriber().SubscribeAsync(_keys.PubSub(channel, UseShardedPubSub(connections.Publisher)));
         var subscription = new Subscription(this, channel, subscriber, queue);
         _subscriptions.TryAdd(subscription, 0);
         queue.OnMessage(subscription.Receive);
@@ -149,9 +154,38 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
                 _retentionMilliseconds,
                 _maxRetained,
                 Random.Shared.NextInt64().ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
-                PublishCommand,
+                UseShardedPubSub(publisher) ? "SPUBLISH" : "PUBLISH",
             ]);
         return (long)result;
+    }
+
+    /// <summary>
+    /// Sharded pub/sub on a cluster of Redis 7 or newer, unless configured. Decided on the first
+    /// connection, from what the servers are, so every instance decides the same.
+    /// </summary>
+    private bool UseShardedPubSub(IConnectionMultiplexer publisher)
+    {
+        var decided = Volatile.Read(ref _pubSubMode);
+        if (decided != 0)
+        {
+            return decided == Sharded;
+        }
+
+        var servers = publisher.GetServers().Where(server => server.IsConnected).ToList();
+        if (servers.Count == 0)
+        {
+            throw new RedisException("Redis is not connected yet: the pub/sub mode is decided on the first connection.");
+        }
+
+        _isCluster = servers.Any(server => server.ServerType == ServerType.Cluster);
+        var sharded = _options.ShardedPubSub ?? (_isCluster && servers.All(server => server.Version.Major >= 7));
+
+        if (Interlocked.CompareExchange(ref _pubSubMode, sharded ? Sharded : Classic, 0) == 0)
+        {
+            RedisLog.PubSubMode(_logger, sharded ? "sharded (SPUBLISH/SSUBSCRIBE)" : "classic (PUBLISH/SUBSCRIBE)");
+        }
+
+        return Volatile.Read(ref _pubSubMode) == Sharded;
     }
 
     private void Defer(PendingPublication pending, Exception? exception)
@@ -201,14 +235,21 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
                 return;
             }
 
-            while (publisher.IsConnected && _outbox.TryPeek(out var next))
+            while (_outbox.TryPeek(out var next))
             {
                 try
                 {
+                    if (!IsReachable(publisher, next.Channel))
+                    {
+                        await RefreshClusterTopologyAsync(publisher);
+                        break;
+                    }
+
                     await PublishNowAsync(publisher, next);
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
+                    await RefreshClusterTopologyAsync(publisher);
                     break;
                 }
 
@@ -248,17 +289,21 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         }
 
         connections.Publisher.ConnectionFailed += OnConnectionFailed;
-        connections.Subscriber.ConnectionFailed += OnConnectionFailed;
+        connections.Subscriber.ConnectionFailed += (sender, e) =>
+        {
+            OnConnectionFailed(sender, e);
+            Interlocked.Increment(ref _subscriberFailures);
+            if (Interlocked.Exchange(ref _recovering, 1) == 0)
+            {
+                _ = RecoverSubscriptionsAsync(connections.Subscriber);
+            }
+        };
         connections.Publisher.ConnectionRestored += (_, e) =>
         {
             RedisLog.ConnectionRestored(_logger, e.ConnectionType, e.EndPoint?.ToString());
             WakeDrainer();
         };
-        connections.Subscriber.ConnectionRestored += (_, e) =>
-        {
-            RedisLog.ConnectionRestored(_logger, e.ConnectionType, e.EndPoint?.ToString());
-            _ = RestoreSubscriptionsAsync(connections.Subscriber);
-        };
+        connections.Subscriber.ConnectionRestored += (_, e) => RedisLog.ConnectionRestored(_logger, e.ConnectionType, e.EndPoint?.ToString());
         _drainer = Task.Run(() => DrainAsync(connections.Publisher));
         return connections;
     }
@@ -267,26 +312,85 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         => RedisLog.ConnectionFailed(_logger, e.ConnectionType, e.EndPoint?.ToString(), e.FailureType, e.Exception);
 
     /// <summary>
-    /// StackExchange.Redis resubscribes on its own before raising ConnectionRestored; a ping through the
-    /// subscribing connection returns once those subscriptions are in effect, and only then is it safe
-    /// for subscribers to read the retained state and catch up.
+    /// Whether the server that owns <paramref name="channel"/> is connected. On a cluster, one master
+    /// down must not make every publish wait for a command timeout: its channels' events go to the
+    /// outbox at once, the others' still go to Redis.
     /// </summary>
-    private async Task RestoreSubscriptionsAsync(IConnectionMultiplexer subscriber)
+    private bool IsReachable(IConnectionMultiplexer publisher, string channel)
     {
-        try
+        if (!publisher.IsConnected)
         {
-            await subscriber.GetSubscriber().PingAsync();
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            RedisLog.RestoreFailed(_logger, ex);
-            return;
+            return false;
         }
 
-        foreach (var subscription in _subscriptions.Keys)
+        if (!_isCluster)
         {
-            subscription.Subscriber.OnSubscriptionRestored();
+            return true;
         }
+
+        return publisher.GetDatabase().IdentifyEndpoint(_keys.Meta(channel)) is { } endpoint && publisher.GetServer(endpoint).IsConnected;
+    }
+
+    /// <summary>After a failover, asks the cluster who owns which slots now, rather than waiting for the periodic check.</summary>
+    private async Task RefreshClusterTopologyAsync(IConnectionMultiplexer connection)
+    {
+        if (_isCluster)
+        {
+            try
+            {
+                await connection.ConfigureAsync();
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Tried again on the next round.
+            }
+        }
+    }
+
+    /// <summary>
+    /// The subscribing connection failed. Waits until Redis has acknowledged every subscription again
+    /// (StackExchange.Redis resubscribes on its own; on a cluster the topology is refreshed so that a
+    /// replica that took over gets the subscriptions), then tells each subscriber to catch up from the
+    /// retained state: events published meanwhile were not delivered live.
+    /// </summary>
+    private async Task RecoverSubscriptionsAsync(IConnectionMultiplexer subscriber)
+    {
+        int failuresSeen;
+        do
+        {
+            failuresSeen = Volatile.Read(ref _subscriberFailures);
+            var delay = TimeSpan.FromMilliseconds(100);
+            try
+            {
+                while (!AllSubscribed(subscriber))
+                {
+                    await Task.Delay(delay, _disposed.Token);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                    await RefreshClusterTopologyAsync(subscriber);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            RedisLog.SubscriptionsRestored(_logger, _subscriptions.Count);
+            foreach (var subscription in _subscriptions.Keys)
+            {
+                subscription.Subscriber.OnSubscriptionRestored();
+            }
+
+            Volatile.Write(ref _recovering, 0);
+        }
+        while (Volatile.Read(ref _subscriberFailures) != failuresSeen && Interlocked.Exchange(ref _recovering, 1) == 0);
+    }
+
+    /// <summary>Whether Redis has acknowledged every subscription on a connected server.</summary>
+    private bool AllSubscribed(IConnectionMultiplexer subscriber)
+    {
+        var redis = subscriber.GetSubscriber();
+        return _subscriptions.Keys.All(subscription =>
+            redis.SubscribedEndpoint(subscription.Channel) is { } endpoint && subscriber.GetServer(endpoint).IsConnected);
     }
 
     private sealed record Connections(IConnectionMultiplexer Publisher, IConnectionMultiplexer Subscriber, bool Owned);
@@ -297,6 +401,8 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         private int _disposed;
 
         public IChannelSubscriber Subscriber { get; } = subscriber;
+
+        public RedisChannel Channel => queue.Channel;
 
         public void Receive(ChannelMessage message)
         {

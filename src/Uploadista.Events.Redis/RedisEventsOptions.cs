@@ -30,6 +30,15 @@ public sealed class RedisEventsOptions
     public string ChannelPrefix { get; set; } = "uploadista:";
 
     /// <summary>
+    /// Gets or sets whether events go through sharded pub/sub (<c>SPUBLISH</c>/<c>SSUBSCRIBE</c>), so that
+    /// on a Redis Cluster each event reaches only the shard that owns its channel instead of every node.
+    /// <see langword="null"/> (the default) decides on the first connection: sharded on a cluster whose
+    /// nodes all run Redis 7 or newer, classic otherwise. Every instance sharing a Redis must end up
+    /// with the same choice.
+    /// </summary>
+    public bool? ShardedPubSub { get; set; }
+
+    /// <summary>
     /// Gets or sets how many events an instance keeps while Redis is unreachable, to publish them in
     /// order when it returns. Beyond it, superseded progress is dropped first, then the oldest events.
     /// The default is 10000.

@@ -12,7 +12,8 @@ internal sealed class RedisKeys(string prefix)
 {
     public string Base(string channel) => string.Concat(prefix, "{", channel, "}");
 
-    public RedisChannel PubSub(string channel) => RedisChannel.Literal(Base(channel));
+    public RedisChannel PubSub(string channel, bool sharded)
+        => sharded ? RedisChannel.Sharded(Base(channel)) : RedisChannel.Literal(Base(channel));
 
     public RedisKey Meta(string channel) => Base(channel) + ":m";
 

@@ -24,8 +24,11 @@ internal static partial class RedisLog
     [LoggerMessage(205, LogLevel.Information, "Redis {ConnectionType} connection to {EndPoint} restored.", EventName = "ConnectionRestored")]
     public static partial void ConnectionRestored(ILogger logger, ConnectionType connectionType, string? endPoint);
 
-    [LoggerMessage(206, LogLevel.Warning, "Restoring Redis subscriptions failed; catching up waits for the next reconnection.", EventName = "RestoreFailed")]
-    public static partial void RestoreFailed(ILogger logger, Exception exception);
+    [LoggerMessage(206, LogLevel.Information, "Redis acknowledged all {Count} subscriptions again; their channels catch up on what was published meanwhile.", EventName = "SubscriptionsRestored")]
+    public static partial void SubscriptionsRestored(ILogger logger, int count);
+
+    [LoggerMessage(208, LogLevel.Information, "Redis pub/sub mode: {Mode}.", EventName = "PubSubMode")]
+    public static partial void PubSubMode(ILogger logger, string mode);
 
     [LoggerMessage(207, LogLevel.Error, "A subscriber of channel {Channel} threw while receiving an event.", EventName = "SubscriberFailed")]
     public static partial void SubscriberFailed(ILogger logger, string channel, Exception exception);

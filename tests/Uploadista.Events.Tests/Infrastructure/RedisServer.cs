@@ -228,7 +228,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     private static string? FindRedisServer() => FindOnPath("redis-server");
 
-    private static string? FindOnPath(string name)
+    internal static string? FindOnPath(string name)
         => (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Append("/usr/bin").Append("/usr/sbin")
             .Select(folder => Path.Combine(folder, name))
