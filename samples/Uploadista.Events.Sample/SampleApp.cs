@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Uploadista.Events.Redis;
 using Uploadista.Events.Sample.Processing;
 using Uploadista.Events.Sample.Uploads;
@@ -8,7 +9,7 @@ namespace Uploadista.Events.Sample;
 /// A small upload service: create an upload, stream its bytes, then run a processing flow, while a
 /// browser watches every step over a WebSocket.
 /// </summary>
-public static class SampleApp
+public static partial class SampleApp
 {
     /// <summary>Builds the application; <paramref name="args"/> are the usual command line (<c>--urls</c> and configuration).</summary>
     public static WebApplication Create(string[] args)
@@ -23,6 +24,18 @@ public static class SampleApp
 
         // The two lines a real application adds: this one, and MapUploadistaWebSockets() below.
         var events = builder.Services.AddUploadistaEvents();
+
+        // Only the browser that created an upload may watch it: POST /api/uploads hands it a signed
+        // token for the socket. The key comes from Uploadista:Events:Tokens:SigningKeys (every
+        // instance needs the same one); without it this process makes up its own.
+        var signingKeyMissing = !builder.Configuration.GetSection($"{SubscriptionTokenOptions.SectionName}:SigningKeys").GetChildren().Any();
+        events.AddSubscriptionTokens(tokens =>
+        {
+            if (tokens.SigningKeys.Count == 0)
+            {
+                tokens.SigningKeys.Add(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            }
+        });
 
         // Several instances share events through Redis: --redis localhost:6379, or the configuration
         // section Uploadista:Events:Redis. Without either, events stay in this process.
@@ -46,6 +59,11 @@ public static class SampleApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackgroundFlows>());
 
         var app = builder.Build();
+        if (signingKeyMissing)
+        {
+            LogEphemeralKey(app.Logger);
+        }
+
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseCors();
@@ -53,4 +71,7 @@ public static class SampleApp
         app.MapUploadEndpoints();
         return app;
     }
+
+    [LoggerMessage(1, LogLevel.Warning, "No token signing key is configured (Uploadista:Events:Tokens:SigningKeys:0): using a random one. Tokens from this instance will not open sockets on other instances.")]
+    private static partial void LogEphemeralKey(ILogger logger);
 }

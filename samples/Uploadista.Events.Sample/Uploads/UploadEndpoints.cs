@@ -19,8 +19,11 @@ public static class UploadEndpoints
     /// <summary>The body of <c>POST /api/uploads</c>.</summary>
     public sealed record CreateUploadRequest(string? Filename, long? Size);
 
-    /// <summary>POST /api/uploads: registers an upload, so the client can open its socket before sending bytes.</summary>
-    private static IResult Create(CreateUploadRequest? request, UploadStore store, Microsoft.Extensions.Options.IOptions<SampleOptions> options)
+    /// <summary>
+    /// POST /api/uploads: registers an upload, so the client can open its socket before sending bytes,
+    /// and returns the token that lets it watch this upload and no other.
+    /// </summary>
+    private static IResult Create(CreateUploadRequest? request, UploadStore store, ISubscriptionTokenIssuer tokens, Microsoft.Extensions.Options.IOptions<SampleOptions> options)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(request?.Filename) || request.Filename.Length > 255)
@@ -39,11 +42,13 @@ public static class UploadEndpoints
         }
 
         var upload = store.Create(Path.GetFileName(request!.Filename!), request.Size!.Value);
+        var token = tokens.CreateToken(SubscriptionKind.Upload, upload.Id);
         return Results.Created($"/api/uploads/{upload.Id}", new
         {
             uploadId = upload.Id,
+            token,
             uploadUrl = $"/api/uploads/{upload.Id}",
-            eventsUrl = $"/uploadista/ws/upload/{upload.Id}",
+            eventsUrl = $"/uploadista/ws/upload/{upload.Id}?token={token}",
         });
     }
 
@@ -57,6 +62,7 @@ public static class UploadEndpoints
         HttpContext context,
         UploadStore store,
         BackgroundFlows flows,
+        ISubscriptionTokenIssuer tokens,
         IUploadistaEventPublisher events)
     {
         var upload = store.Find(uploadId);
@@ -129,7 +135,7 @@ public static class UploadEndpoints
         await events.PublishAsync(new UploadCompleteEvent { UploadId = upload.Id, Url = url });
 
         var jobId = flows.Start(upload, baseUrl);
-        return Results.Ok(new { uploadId = upload.Id, url, jobId });
+        return Results.Ok(new { uploadId = upload.Id, url, jobId, jobToken = tokens.CreateToken(SubscriptionKind.Flow, jobId) });
     }
 
     private static IResult Download(string uploadId, UploadStore store)

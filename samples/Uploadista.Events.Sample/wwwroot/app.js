@@ -23,12 +23,15 @@ async function uploadFile(file) {
       body: JSON.stringify({ filename: file.name, size: file.size }),
     });
     if (!created.ok) throw new Error(`Could not create the upload (${created.status})`);
-    const { uploadId } = await created.json();
+    const { uploadId, token } = await created.json();
 
-    // 2. Watch it.
-    const ws = new WebSocket(`${wsBase}/uploadista/ws/upload/${uploadId}`);
+    // 2. Watch it, with the token that proves this page created it.
+    const ws = new WebSocket(`${wsBase}/uploadista/ws/upload/${uploadId}?token=${token}`);
     ws.onmessage = (event) => handleMessage(view, ws, JSON.parse(event.data));
     ws.onerror = () => view.note("Lost the live connection to the server.", true);
+    ws.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4403) view.fail("Not allowed to watch this upload.");
+    };
     await new Promise((resolve) => { ws.onopen = resolve; });
 
     // 3. Send the bytes; progress comes back over the socket.

@@ -17,14 +17,23 @@ internal static class CloseStatuses
     /// <summary>1007: the client sent a text frame that is not valid JSON.</summary>
     public const WebSocketCloseStatus InvalidJson = WebSocketCloseStatus.InvalidPayloadData;
 
+    /// <summary>1008: the client sent messages faster than the configured rate.</summary>
+    public const WebSocketCloseStatus TooManyMessages = WebSocketCloseStatus.PolicyViolation;
+
     /// <summary>1009: the client sent a message larger than the configured limit.</summary>
     public const WebSocketCloseStatus TooLarge = WebSocketCloseStatus.MessageTooBig;
 
     /// <summary>1011: the server failed; reconnect with <c>since</c>.</summary>
     public const WebSocketCloseStatus ServerError = WebSocketCloseStatus.InternalServerError;
 
-    /// <summary>1013: the server cannot take the connection now (overloaded, or the broker is unreachable); retry later.</summary>
+    /// <summary>1013: the server cannot take the connection now (too many connections, or the broker is unreachable); retry later.</summary>
     public const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+
+    /// <summary>4401: no valid credentials (missing, expired or tampered token); do not retry without new ones.</summary>
+    public const WebSocketCloseStatus Unauthenticated = (WebSocketCloseStatus)4401;
+
+    /// <summary>4403: refused (the origin is not allowed, or the credentials are for something else); do not retry.</summary>
+    public const WebSocketCloseStatus Forbidden = (WebSocketCloseStatus)4403;
 
     /// <summary>4008: the client read too slowly and its queue overflowed; reconnect with <c>since</c>.</summary>
     public const WebSocketCloseStatus SlowConsumer = (WebSocketCloseStatus)4008;

@@ -1,10 +1,19 @@
+using Microsoft.Extensions.Options;
+
 namespace Uploadista.Events;
 
-/// <summary>Knows every open connection, so that shutdown can close them all with 1001.</summary>
-internal sealed class ConnectionTracker
+/// <summary>
+/// Counts this instance's connections, in total and per channel, to keep them within the configured
+/// limits, and knows every open one so that shutdown can close them all with 1001.
+/// </summary>
+internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> options)
 {
+    private readonly int _maxConnections = options.Value.MaxConnections;
+    private readonly int _maxPerChannel = options.Value.MaxConnectionsPerChannel;
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, int> _perChannel = new(StringComparer.Ordinal);
     private readonly HashSet<WebSocketEventEmitter> _open = [];
+    private int _count;
     private TaskCompletionSource? _empty;
     private bool _stopping;
 
@@ -20,14 +29,14 @@ internal sealed class ConnectionTracker
         }
     }
 
-    /// <summary>Gets the number of open connections.</summary>
+    /// <summary>Gets the number of admitted connections.</summary>
     public int Count
     {
         get
         {
             lock (_gate)
             {
-                return _open.Count;
+                return _count;
             }
         }
     }
@@ -41,22 +50,24 @@ internal sealed class ConnectionTracker
         }
     }
 
-    /// <summary>Tracks <paramref name="emitter"/> until the returned handle is disposed.</summary>
-    public IDisposable Track(WebSocketEventEmitter emitter)
+    /// <summary>
+    /// Takes a place for a connection on <paramref name="channel"/>, or returns <see langword="null"/> when
+    /// this instance already holds as many as the limits allow.
+    /// </summary>
+    public Admission? TryAdmit(string channel)
     {
-        bool stopping;
         lock (_gate)
         {
-            _open.Add(emitter);
-            stopping = _stopping;
-        }
+            var onChannel = _perChannel.GetValueOrDefault(channel);
+            if (_count >= _maxConnections || onChannel >= _maxPerChannel)
+            {
+                return null;
+            }
 
-        if (stopping)
-        {
-            emitter.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
+            _count++;
+            _perChannel[channel] = onChannel + 1;
+            return new Admission(this, channel);
         }
-
-        return new Tracked(this, emitter);
     }
 
     /// <summary>Refuses new connections and asks every open one to close with 1001.</summary>
@@ -78,12 +89,12 @@ internal sealed class ConnectionTracker
         return open.Length;
     }
 
-    /// <summary>Completes when no connection is open.</summary>
+    /// <summary>Completes when no connection is left.</summary>
     public Task WaitUntilEmptyAsync(CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            if (_open.Count == 0)
+            if (_count == 0)
             {
                 return Task.CompletedTask;
             }
@@ -93,12 +104,37 @@ internal sealed class ConnectionTracker
         }
     }
 
-    private void Untrack(WebSocketEventEmitter emitter)
+    private void Attach(WebSocketEventEmitter emitter)
+    {
+        bool stopping;
+        lock (_gate)
+        {
+            _open.Add(emitter);
+            stopping = _stopping;
+        }
+
+        if (stopping)
+        {
+            emitter.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
+        }
+    }
+
+    private void Release(string channel, WebSocketEventEmitter? emitter)
     {
         TaskCompletionSource? empty = null;
         lock (_gate)
         {
-            if (_open.Remove(emitter) && _open.Count == 0)
+            if (emitter is not null)
+            {
+                _open.Remove(emitter);
+            }
+
+            if (--_perChannel[channel] == 0)
+            {
+                _perChannel.Remove(channel);
+            }
+
+            if (--_count == 0)
             {
                 empty = _empty;
                 _empty = null;
@@ -108,8 +144,25 @@ internal sealed class ConnectionTracker
         empty?.TrySetResult();
     }
 
-    private sealed class Tracked(ConnectionTracker tracker, WebSocketEventEmitter emitter) : IDisposable
+    /// <summary>A connection's place, held until disposed.</summary>
+    public sealed class Admission(ConnectionTracker tracker, string channel) : IDisposable
     {
-        public void Dispose() => tracker.Untrack(emitter);
+        private WebSocketEventEmitter? _emitter;
+        private int _disposed;
+
+        /// <summary>Makes the accepted connection known, so that shutdown closes it.</summary>
+        public void Attach(WebSocketEventEmitter emitter)
+        {
+            _emitter = emitter;
+            tracker.Attach(emitter);
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                tracker.Release(channel, _emitter);
+            }
+        }
     }
 }

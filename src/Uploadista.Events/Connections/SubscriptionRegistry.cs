@@ -100,6 +100,9 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         // hold is given up and they flow straight on.
         private const int MaxHeldDuringCatchUp = 10_000;
 
+        // About a minute of retries (the last ones two seconds apart) before a catch-up is given up.
+        private const int MaxCatchUpAttempts = 35;
+
         private readonly Lock _gate = new();
         private IEventEmitter[] _emitters = [];
         private Task<IAsyncDisposable>? _subscription;
@@ -209,16 +212,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         {
             while (true)
             {
-                IReadOnlyList<ChannelEvent> retained = [];
-                try
-                {
-                    retained = await broadcaster.GetRetainedAsync(Name, 0);
-                }
-                catch (Exception ex)
-                {
-                    Log.CatchUpFailed(logger, Name, ex);
-                }
-
+                var retained = await ReadRetainedWithRetriesAsync();
                 lock (_gate)
                 {
                     foreach (var channelEvent in retained)
@@ -240,6 +234,34 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
                     _catchUpAgain = false;
                     _heldDuringCatchUp = [];
                 }
+            }
+        }
+
+        /// <summary>
+        /// The broker may still be coming back (its subscribing connection can return before the other),
+        /// so reading is retried for a while, holding live events meanwhile.
+        /// </summary>
+        private async Task<IReadOnlyList<ChannelEvent>> ReadRetainedWithRetriesAsync()
+        {
+            var delay = TimeSpan.FromMilliseconds(100);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await broadcaster.GetRetainedAsync(Name, 0);
+                }
+                catch (Exception ex) when (attempt < MaxCatchUpAttempts)
+                {
+                    Log.CatchUpRetrying(logger, Name, attempt, ex.Message);
+                }
+                catch (Exception ex)
+                {
+                    Log.CatchUpFailed(logger, Name, ex);
+                    return [];
+                }
+
+                await Task.Delay(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
         }
 

@@ -33,6 +33,32 @@ public sealed class UploadistaEventsOptions
     public int SendQueueCapacity { get; set; } = 1024;
 
     /// <summary>
+    /// Gets the origins (<c>https://app.example.com</c>) whose pages may open sockets; a socket from any
+    /// other origin is closed with 4403 before it is subscribed. Empty (the default) allows every origin;
+    /// set it in production against cross-site WebSocket hijacking. Requests without an <c>Origin</c>
+    /// header (not from a browser) are allowed.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = [];
+
+    /// <summary>
+    /// Gets or sets the most sockets this instance holds; beyond it a new one is closed with 1013 (try
+    /// again later). The default is 100000.
+    /// </summary>
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>
+    /// Gets or sets the most sockets this instance holds on one upload or job; beyond it a new one is
+    /// closed with 1013 (try again later). The default is 1000.
+    /// </summary>
+    public int MaxConnectionsPerChannel { get; set; } = 1000;
+
+    /// <summary>
+    /// Gets or sets how many messages a client may send per second; more closes the connection (1008).
+    /// The default is 10.
+    /// </summary>
+    public int MaxInboundMessagesPerSecond { get; set; } = 10;
+
+    /// <summary>
     /// Gets or sets the largest message, in bytes, a client may send; a larger one closes the connection
     /// (1009). The default is 4096.
     /// </summary>

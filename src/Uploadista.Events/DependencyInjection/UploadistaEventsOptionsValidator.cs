@@ -17,13 +17,27 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
         CheckRange(result, options.SendQueueCapacity, 1, 1_000_000, nameof(options.SendQueueCapacity));
         CheckRange(result, options.MaxInboundMessageBytes, 64, 1024 * 1024, nameof(options.MaxInboundMessageBytes));
         CheckRange(result, options.MaxRetainedEventsPerChannel, 1, 1_000_000, nameof(options.MaxRetainedEventsPerChannel));
+        CheckRange(result, options.MaxConnections, 1, int.MaxValue, nameof(options.MaxConnections));
+        CheckRange(result, options.MaxConnectionsPerChannel, 1, int.MaxValue, nameof(options.MaxConnectionsPerChannel));
+        CheckRange(result, options.MaxInboundMessagesPerSecond, 1, 100_000, nameof(options.MaxInboundMessagesPerSecond));
+        foreach (var origin in options.AllowedOrigins)
+        {
+            if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/'))
+            {
+                result.AddError($"must be origins such as 'https://app.example.com' (scheme, host and port only; got '{origin}')", nameof(options.AllowedOrigins));
+            }
+        }
+
+        if (options.KeepAliveTimeout <= TimeSpan.Zero && options.KeepAliveTimeout != Timeout.InfiniteTimeSpan)
+        {
+            result.AddError($"must be greater than zero (got {options.KeepAliveTimeout})", nameof(options.KeepAliveTimeout));
+        }
         if (options.ProgressInterval < TimeSpan.Zero)
         {
             result.AddError($"must not be negative (got {options.ProgressInterval}); zero turns throttling off", nameof(options.ProgressInterval));
         }
 
         CheckPositive(result, options.KeepAliveInterval, nameof(options.KeepAliveInterval));
-        CheckPositive(result, options.KeepAliveTimeout, nameof(options.KeepAliveTimeout));
         CheckPositive(result, options.CloseTimeout, nameof(options.CloseTimeout));
         CheckPositive(result, options.RetentionPeriod, nameof(options.RetentionPeriod));
         return result.Build();

@@ -17,8 +17,11 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "Releasing the subscription of channel {Channel} failed.", EventName = "UnsubscribeFailed")]
     public static partial void UnsubscribeFailed(ILogger logger, string channel, Exception exception);
 
-    [LoggerMessage(4, LogLevel.Warning, "Catching up channel {Channel} after its subscription was restored failed; events published meanwhile may be missing until the next one.", EventName = "CatchUpFailed")]
+    [LoggerMessage(4, LogLevel.Error, "Catching up channel {Channel} after its subscription was restored failed; its sockets may miss what was published meanwhile until they reconnect.", EventName = "CatchUpFailed")]
     public static partial void CatchUpFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Debug, "Catching up channel {Channel}: reading its retained events failed (attempt {Attempt}: {Reason}); retrying.", EventName = "CatchUpRetrying")]
+    public static partial void CatchUpRetrying(ILogger logger, string channel, int attempt, string reason);
 
     [LoggerMessage(100, LogLevel.Debug, "WebSocket connection opened on channel {Channel} (since {Since}).", EventName = "ConnectionOpened")]
     public static partial void ConnectionOpened(ILogger logger, string channel, long since);
@@ -37,6 +40,12 @@ internal static partial class Log
 
     [LoggerMessage(105, LogLevel.Debug, "WebSocket connection on channel {Channel} did not finish closing within {Timeout}; it was aborted.", EventName = "CloseTimedOut")]
     public static partial void CloseTimedOut(ILogger logger, string channel, TimeSpan timeout);
+
+    [LoggerMessage(107, LogLevel.Information, "Refused a WebSocket connection on channel {Channel} with {CloseStatus}: {Reason}", EventName = "Refused")]
+    public static partial void Refused(ILogger logger, string channel, WebSocketCloseStatus closeStatus, string reason);
+
+    [LoggerMessage(108, LogLevel.Error, "The subscription authorizer {Authorizer} threw; the connection is refused with 1011.", EventName = "AuthorizerFailed")]
+    public static partial void AuthorizerFailed(ILogger logger, string authorizer, Exception exception);
 
     [LoggerMessage(106, LogLevel.Information, "Closing {Count} WebSocket connections: the server is shutting down.", EventName = "ClosingAll")]
     public static partial void ClosingAll(ILogger logger, int count);

@@ -21,18 +21,23 @@ internal sealed class WebSocketConnectionHandler
     private readonly UploadistaEventsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<WebSocketConnectionHandler> _logger;
+    private readonly ISubscriptionAuthorizer[] _authorizers;
+    private readonly HashSet<string> _allowedOrigins;
     private readonly RequestDelegate _pipeline;
 
     public WebSocketConnectionHandler(
         SubscriptionRegistry registry,
         ConnectionTracker tracker,
+        IEnumerable<ISubscriptionAuthorizer> authorizers,
         IOptions<UploadistaEventsOptions> options,
         TimeProvider time,
         ILoggerFactory loggerFactory)
     {
         _registry = registry;
         _tracker = tracker;
+        _authorizers = [.. authorizers];
         _options = options.Value;
+        _allowedOrigins = new HashSet<string>(_options.AllowedOrigins, StringComparer.OrdinalIgnoreCase);
         _time = time;
         _logger = loggerFactory.CreateLogger<WebSocketConnectionHandler>();
 
@@ -54,7 +59,7 @@ internal sealed class WebSocketConnectionHandler
         if (!Channels.IsValidId(id))
         {
             await RefuseAsync(context, StatusCodes.Status400BadRequest, "invalid_id",
-                $"The {kind} id must be 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
+                $"The {(kind == SubscriptionKind.Upload ? "upload" : "job")} id must be 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
             return;
         }
 
@@ -78,16 +83,91 @@ internal sealed class WebSocketConnectionHandler
             return;
         }
 
-        var channel = kind == RouteKind.Upload ? Channels.ForUpload(id!) : Channels.ForFlow(id!);
-        using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        await RunAsync(socket, channel, since, context.RequestAborted);
+        // Origin, authorization and limits are decided before the socket is accepted or subscribed to
+        // anything. Browsers cannot read the HTTP status of a refused handshake, so a refusal is told
+        // with a close status on a socket that never receives an event.
+        var channel = kind == SubscriptionKind.Upload ? Channels.ForUpload(id!) : Channels.ForFlow(id!);
+        var aborted = context.RequestAborted;
+        var refusal = await CheckAsync(context, kind, id!, aborted);
+        var admission = refusal is null ? _tracker.TryAdmit(channel) : null;
+        if (refusal is null && admission is null)
+        {
+            refusal = (CloseStatuses.TryAgainLater, "Too many connections; try again later");
+        }
+
+        using (admission)
+        {
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            if (refusal is { } refused)
+            {
+                Log.Refused(_logger, channel, refused.Status, refused.Reason);
+                await CloseRefusedAsync(socket, refused.Status, refused.Reason, aborted);
+                return;
+            }
+
+            await RunAsync(socket, admission!, channel, since, aborted);
+        }
     }
 
-    private async Task RunAsync(WebSocket socket, string channel, long since, CancellationToken aborted)
+    /// <summary>The allowed origins, then every authorizer; the first refusal wins.</summary>
+    private async ValueTask<(WebSocketCloseStatus Status, string Reason)?> CheckAsync(HttpContext context, SubscriptionKind kind, string id, CancellationToken aborted)
+    {
+        if (_allowedOrigins.Count > 0 && context.Request.Headers.Origin is { Count: > 0 } origin && !_allowedOrigins.Contains(origin.ToString()))
+        {
+            return (CloseStatuses.Forbidden, "Origin not allowed");
+        }
+
+        if (_authorizers.Length == 0)
+        {
+            return null;
+        }
+
+        var request = new SubscriptionRequest(context, kind, id);
+        foreach (var authorizer in _authorizers)
+        {
+            SubscriptionDecision decision;
+            try
+            {
+                decision = await authorizer.AuthorizeAsync(request, aborted);
+            }
+            catch (Exception ex) when (!aborted.IsCancellationRequested)
+            {
+                Log.AuthorizerFailed(_logger, authorizer.GetType().Name, ex);
+                return (CloseStatuses.ServerError, "Authorization failed");
+            }
+
+            switch (decision)
+            {
+                case SubscriptionDecision.Unauthenticated:
+                    return (CloseStatuses.Unauthenticated, "Unauthenticated: a valid token is required");
+                case SubscriptionDecision.Forbidden:
+                    return (CloseStatuses.Forbidden, "Forbidden");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Closes a refused socket: the close frame, then the client's answer or <see cref="UploadistaEventsOptions.CloseTimeout"/>.</summary>
+    private async Task CloseRefusedAsync(WebSocket socket, WebSocketCloseStatus status, string reason, CancellationToken aborted)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        deadline.CancelAfter(_options.CloseTimeout);
+        try
+        {
+            await socket.CloseAsync(status, reason, deadline.Token);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            socket.Abort();
+        }
+    }
+
+    private async Task RunAsync(WebSocket socket, ConnectionTracker.Admission admission, string channel, long since, CancellationToken aborted)
     {
         Log.ConnectionOpened(_logger, channel, since);
         var emitter = new WebSocketEventEmitter(socket, _options.SendQueueCapacity, since);
-        using var tracked = _tracker.Track(emitter);
+        admission.Attach(emitter);
         var writer = WriteAsync(emitter, channel, aborted);
         IAsyncDisposable? membership = null;
         try
@@ -172,6 +252,8 @@ internal sealed class WebSocketConnectionHandler
     {
         var limit = _options.MaxInboundMessageBytes;
         var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        var windowStart = _time.GetTimestamp();
+        var inWindow = 0;
         try
         {
             while (true)
@@ -189,6 +271,7 @@ internal sealed class WebSocketConnectionHandler
                     if (result.MessageType == WebSocketMessageType.Binary)
                     {
                         CloseForViolation(emitter, channel, CloseStatuses.BinaryFrame, "Binary frames are not accepted");
+                        await DrainUntilCloseAsync(socket, buffer);
                         return;
                     }
 
@@ -196,6 +279,7 @@ internal sealed class WebSocketConnectionHandler
                     if (length > limit)
                     {
                         CloseForViolation(emitter, channel, CloseStatuses.TooLarge, $"Messages are limited to {limit} bytes");
+                        await DrainUntilCloseAsync(socket, buffer);
                         return;
                     }
 
@@ -205,9 +289,23 @@ internal sealed class WebSocketConnectionHandler
                     }
                 }
 
+                if (_time.GetElapsedTime(windowStart) >= TimeSpan.FromSeconds(1))
+                {
+                    windowStart = _time.GetTimestamp();
+                    inWindow = 0;
+                }
+
+                if (++inWindow > _options.MaxInboundMessagesPerSecond)
+                {
+                    CloseForViolation(emitter, channel, CloseStatuses.TooManyMessages, $"More than {_options.MaxInboundMessagesPerSecond} messages a second");
+                    await DrainUntilCloseAsync(socket, buffer);
+                    return;
+                }
+
                 if (!ClientMessage.TryRead(buffer.AsSpan(0, length), out var isPing))
                 {
                     CloseForViolation(emitter, channel, CloseStatuses.InvalidJson, "Messages must be JSON");
+                    await DrainUntilCloseAsync(socket, buffer);
                     return;
                 }
 
@@ -227,25 +325,45 @@ internal sealed class WebSocketConnectionHandler
         }
     }
 
+    /// <summary>
+    /// After the server asked to close, reads and ignores what the client still sends until its close
+    /// frame (or <see cref="UploadistaEventsOptions.CloseTimeout"/>), so the closing handshake completes
+    /// instead of the connection being reset with data unread.
+    /// </summary>
+    private async Task DrainUntilCloseAsync(WebSocket socket, byte[] buffer)
+    {
+        using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
+        try
+        {
+            while ((await socket.ReceiveAsync(buffer.AsMemory(), deadline.Token)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The client did not answer in time; the connection ends anyway.
+        }
+    }
+
     private void CloseForViolation(WebSocketEventEmitter emitter, string channel, WebSocketCloseStatus status, string reason)
     {
         Log.ClosedByServer(_logger, channel, status, reason);
         emitter.RequestClose(status, reason);
     }
 
-    private static (RouteKind Kind, string? Id) ReadRoute(HttpContext context)
+    private static (SubscriptionKind Kind, string? Id) ReadRoute(HttpContext context)
     {
         // The kind comes from the route pattern, so an empty id (an optional parameter left out) is
         // still recognized and refused with 400.
         var pattern = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern;
         if (pattern?.GetParameter("uploadId") is not null)
         {
-            return (RouteKind.Upload, context.Request.RouteValues["uploadId"] as string);
+            return (SubscriptionKind.Upload, context.Request.RouteValues["uploadId"] as string);
         }
 
         if (pattern?.GetParameter("jobId") is not null)
         {
-            return (RouteKind.Flow, context.Request.RouteValues["jobId"] as string);
+            return (SubscriptionKind.Flow, context.Request.RouteValues["jobId"] as string);
         }
 
         throw new InvalidOperationException(
@@ -279,11 +397,5 @@ internal sealed class WebSocketConnectionHandler
         }
 
         return context.Response.Body.WriteAsync(writer.WrittenMemory).AsTask();
-    }
-
-    private enum RouteKind
-    {
-        Upload,
-        Flow,
     }
 }

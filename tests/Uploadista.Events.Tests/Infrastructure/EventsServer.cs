@@ -69,6 +69,25 @@ public sealed class EventsServer : IAsyncDisposable
 
     public Task<TestSocket> JoinFlowAsync(string jobId, string query = "") => TestSocket.ConnectAndJoinAsync(FlowSocketUri(jobId, query));
 
+    /// <summary>After a bad client, proves the server still serves a good one: it joins, and gets an event.</summary>
+    public async Task AssertStillServesAsync()
+    {
+        var uploadId = "healthy-" + Guid.NewGuid().ToString("N");
+        await using var socket = await JoinUploadAsync(uploadId);
+        await Publisher.PublishAsync(new UploadCompleteEvent { UploadId = uploadId, Url = "https://example.com/ok" });
+        (await socket.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("upload_complete", "the server still serves other clients");
+    }
+
+    /// <summary>Like <see cref="AssertStillServesAsync"/>, with a token, on a server that requires them.</summary>
+    public async Task AssertStillServesWithTokenAsync()
+    {
+        var uploadId = "healthy-" + Guid.NewGuid().ToString("N");
+        var token = Services.GetRequiredService<ISubscriptionTokenIssuer>().CreateToken(SubscriptionKind.Upload, uploadId);
+        await using var socket = await JoinUploadAsync(uploadId, $"?token={token}");
+        await Publisher.PublishAsync(new UploadCompleteEvent { UploadId = uploadId, Url = "https://example.com/ok" });
+        (await socket.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("upload_complete", "the server still serves other clients");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await App.StopAsync(CancellationToken.None);

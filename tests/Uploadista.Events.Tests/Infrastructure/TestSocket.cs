@@ -25,9 +25,9 @@ public sealed class TestSocket : IAsyncDisposable
         return new TestSocket(socket);
     }
 
-    public static async Task<TestSocket> ConnectAndJoinAsync(Uri uri)
+    public static async Task<TestSocket> ConnectAndJoinAsync(Uri uri, Action<ClientWebSocketOptions>? options = null)
     {
-        var socket = await ConnectAsync(uri);
+        var socket = await ConnectAsync(uri, options);
         await socket.SendAsync("""{"type":"ping"}""");
         var pong = await socket.ReceiveJsonAsync();
         pong.GetProperty("type").GetString().Should().Be("pong");

@@ -35,12 +35,13 @@ public sealed class SampleAppTests : IAsyncLifetime
     public async Task Upload_and_processing_stream_the_whole_event_sequence()
     {
         var data = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
-        var uploadId = await CreateUploadAsync("holiday photo.jpg", data.Length);
-        await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}"));
+        var (uploadId, token) = await CreateUploadAsync("holiday photo.jpg", data.Length);
+        await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}", token));
 
         using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(data), TestContext.Current.CancellationToken);
         put.StatusCode.Should().Be(HttpStatusCode.OK);
-        var jobId = (await put.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("jobId").GetString();
+        var sent = await put.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        var jobId = sent.GetProperty("jobId").GetString();
 
         var frames = new List<JsonElement>();
         do
@@ -85,7 +86,7 @@ public sealed class SampleAppTests : IAsyncLifetime
         unzipped.ToArray().Should().Equal(data);
 
         // A socket opened on the job afterwards still learns how it went: the retained events.
-        await using var late = await TestSocket.ConnectAsync(SocketUri($"/uploadista/ws/flow/{jobId}"));
+        await using var late = await TestSocket.ConnectAsync(SocketUri($"/uploadista/ws/flow/{jobId}", sent.GetProperty("jobToken").GetString()!));
         var replay = new List<string?>();
         for (var i = 0; i < 4; i++)
         {
@@ -99,8 +100,8 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task A_body_shorter_than_declared_ends_in_upload_error()
     {
-        var uploadId = await CreateUploadAsync("short.bin", 1000);
-        await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}"));
+        var (uploadId, token) = await CreateUploadAsync("short.bin", 1000);
+        await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}", token));
 
         using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[10]), TestContext.Current.CancellationToken);
 
@@ -114,12 +115,25 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task Sending_an_upload_twice_is_a_conflict()
     {
-        var uploadId = await CreateUploadAsync("twice.txt", 3);
+        var (uploadId, _) = await CreateUploadAsync("twice.txt", 3);
         (await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken)).StatusCode.Should().Be(HttpStatusCode.OK);
 
         var again = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken);
 
         again.StatusCode.Should().Be(HttpStatusCode.Conflict);
+    }
+
+    [Fact]
+    public async Task Only_the_creators_token_opens_an_uploads_socket()
+    {
+        var (uploadId, _) = await CreateUploadAsync("private.txt", 3);
+        var (_, otherToken) = await CreateUploadAsync("other.txt", 3);
+
+        foreach (var (token, expected) in new[] { (string.Empty, 4401), (otherToken, 4403) })
+        {
+            await using var socket = await TestSocket.ConnectAsync(SocketUri($"/uploadista/ws/upload/{uploadId}", token));
+            (await socket.ReceiveCloseAsync()).Should().Be((System.Net.WebSockets.WebSocketCloseStatus)expected);
+        }
     }
 
     [Theory]
@@ -143,14 +157,17 @@ public sealed class SampleAppTests : IAsyncLifetime
         script.Should().Contain("/uploadista/ws/upload/");
     }
 
-    private async Task<string> CreateUploadAsync(string filename, long size)
+    private async Task<(string UploadId, string Token)> CreateUploadAsync(string filename, long size)
     {
         using var response = await _http.PostAsJsonAsync("/api/uploads", new { filename, size }, TestContext.Current.CancellationToken);
         response.StatusCode.Should().Be(HttpStatusCode.Created);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
-        response.Headers.Location!.ToString().Should().Be($"/api/uploads/{body.GetProperty("uploadId").GetString()}");
-        return body.GetProperty("uploadId").GetString()!;
+        var uploadId = body.GetProperty("uploadId").GetString()!;
+        var token = body.GetProperty("token").GetString()!;
+        response.Headers.Location!.ToString().Should().Be($"/api/uploads/{uploadId}");
+        body.GetProperty("eventsUrl").GetString().Should().Be($"/uploadista/ws/upload/{uploadId}?token={token}");
+        return (uploadId, token);
     }
 
-    private Uri SocketUri(string path) => new UriBuilder(_http.BaseAddress!) { Scheme = "ws", Path = path }.Uri;
+    private Uri SocketUri(string path, string token) => new UriBuilder(_http.BaseAddress!) { Scheme = "ws", Path = path, Query = token.Length > 0 ? $"token={token}" : string.Empty }.Uri;
 }

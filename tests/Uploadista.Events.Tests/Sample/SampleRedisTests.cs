@@ -23,8 +23,11 @@ public sealed class SampleRedisTests(RedisFixture redis) : IClassFixture<RedisFi
         using var http = new HttpClient { BaseAddress = new Uri(a.Urls.Single()) };
 
         using var created = await http.PostAsJsonAsync("/api/uploads", new { filename = "cross.bin", size = 100_000 });
-        var uploadId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("uploadId").GetString();
-        await using var socket = await TestSocket.ConnectAndJoinAsync(new UriBuilder(b.Urls.Single()) { Scheme = "ws", Path = $"/uploadista/ws/upload/{uploadId}" }.Uri);
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var uploadId = body.GetProperty("uploadId").GetString();
+
+        // The token from instance A opens the socket on instance B: they share the signing key.
+        await using var socket = await TestSocket.ConnectAndJoinAsync(new UriBuilder(b.Urls.Single()) { Scheme = "ws", Path = $"/uploadista/ws/upload/{uploadId}", Query = $"token={body.GetProperty("token").GetString()}" }.Uri);
         using var put = await http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[100_000]));
         put.StatusCode.Should().Be(HttpStatusCode.OK);
 
@@ -38,10 +41,12 @@ public sealed class SampleRedisTests(RedisFixture redis) : IClassFixture<RedisFi
         types.Should().StartWith(["upload_started"]).And.EndWith(["flow_complete"]).And.Contain(["upload_progress", "upload_complete", "flow_started", "flow_progress"]);
     }
 
+    private static readonly string SharedKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     private async Task<WebApplication> StartAsync(string prefix)
     {
         var storage = Path.Combine(_storage, Guid.NewGuid().ToString("N"));
-        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", "--redis", redis.Server.Configuration, $"--Uploadista:Events:Redis:ChannelPrefix={prefix}", $"--Sample:StorageDirectory={storage}", "--Logging:LogLevel:Default=Warning"]);
+        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", "--redis", redis.Server.Configuration, $"--Uploadista:Events:Redis:ChannelPrefix={prefix}", $"--Uploadista:Events:Tokens:SigningKeys:0={SharedKey}", $"--Sample:StorageDirectory={storage}", "--Logging:LogLevel:Default=Warning"]);
         await app.StartAsync(TestContext.Current.CancellationToken);
         return app;
     }

@@ -40,6 +40,7 @@ public sealed class EndpointTests
         var connect = () => socket.ConnectAsync(server.WebSocketUri(path), TestContext.Current.CancellationToken);
         await connect.Should().ThrowAsync<WebSocketException>();
         socket.HttpStatusCode.Should().Be(HttpStatusCode.BadRequest);
+        await server.AssertStillServesAsync();
     }
 
     [Fact]
@@ -66,6 +67,7 @@ public sealed class EndpointTests
         response.StatusCode.Should().Be(HttpStatusCode.UpgradeRequired);
         response.Content.Headers.ContentType!.MediaType.Should().Be("application/json");
         (await ErrorOf(response)).Should().Be("websocket_required");
+        await server.AssertStillServesAsync();
     }
 
     [Theory]

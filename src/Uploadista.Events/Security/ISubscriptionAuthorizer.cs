@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// Decides whether a socket may watch an upload or a job. Register one with
+/// <c>AddUploadistaEvents().AddSubscriptionAuthorizer&lt;T&gt;()</c>; with several, every one must allow.
+/// It runs before the socket is subscribed to anything, so a refused socket never receives an event.
+/// </summary>
+public interface ISubscriptionAuthorizer
+{
+    /// <summary>Decides on one subscription request.</summary>
+    /// <param name="request">What the socket asks to watch, and its HTTP request.</param>
+    /// <param name="cancellationToken">Canceled when the client goes away.</param>
+    /// <returns>
+    /// <see cref="SubscriptionDecision.Allow"/>, or the refusal the client is told of: close status 4401
+    /// for <see cref="SubscriptionDecision.Unauthenticated"/>, 4403 for <see cref="SubscriptionDecision.Forbidden"/>.
+    /// </returns>
+    ValueTask<SubscriptionDecision> AuthorizeAsync(SubscriptionRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>What a socket asks to watch.</summary>
+public enum SubscriptionKind
+{
+    /// <summary>An upload, and the jobs that belong to it: <c>{prefix}/ws/upload/{uploadId}</c>.</summary>
+    Upload,
+
+    /// <summary>One job: <c>{prefix}/ws/flow/{jobId}</c>.</summary>
+    Flow,
+}
+
+/// <summary>The verdict of an <see cref="ISubscriptionAuthorizer"/>.</summary>
+public enum SubscriptionDecision
+{
+    /// <summary>The socket may watch.</summary>
+    Allow,
+
+    /// <summary>No valid credentials (missing, expired or tampered): the socket is closed with 4401.</summary>
+    Unauthenticated,
+
+    /// <summary>Valid credentials, but not for this upload or job: the socket is closed with 4403.</summary>
+    Forbidden,
+}
+
+/// <summary>A socket's request to watch one upload or one job, as an authorizer sees it.</summary>
+public sealed class SubscriptionRequest
+{
+    internal SubscriptionRequest(HttpContext httpContext, SubscriptionKind kind, string id)
+    {
+        HttpContext = httpContext;
+        Kind = kind;
+        Id = id;
+    }
+
+    /// <summary>Gets the upgrade request: its user, headers, cookies and query.</summary>
+    public HttpContext HttpContext { get; }
+
+    /// <summary>Gets whether an upload or a job is asked for.</summary>
+    public SubscriptionKind Kind { get; }
+
+    /// <summary>Gets the upload id or job id, already checked to be well formed.</summary>
+    public string Id { get; }
+
+    /// <summary>
+    /// Gets the <c>token</c> query parameter, or <see langword="null"/>. Browsers cannot set headers on a
+    /// WebSocket, so credentials for one come in the URL.
+    /// </summary>
+    public string? Token => HttpContext.Request.Query["token"] is { Count: 1 } token ? token[0] : null;
+}
