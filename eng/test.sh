@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use, as "command:package".
 needs=(
   redis-server:redis-server   # Redis tests start their own servers (redis-cli comes with it)
+  chromium:chromium           # browser tests drive it headless through Playwright
 )
 
 missing=()

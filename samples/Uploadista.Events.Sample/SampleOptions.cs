@@ -11,6 +11,13 @@ public sealed class SampleOptions
     /// <summary>Gets or sets where uploads and outputs are stored; a fresh temporary folder when empty.</summary>
     public string? StorageDirectory { get; set; }
 
+    /// <summary>
+    /// Gets or sets how fast an upload is received, in bytes per second, to show progress on a fast
+    /// local network as it would look on a real one; 0 (the default) is as fast as it comes.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long ReceiveBytesPerSecond { get; set; }
+
     /// <summary>Gets or sets the largest upload accepted, in bytes.</summary>
     [Range(1, long.MaxValue)]
     public long MaxUploadBytes { get; set; } = 1L << 30;

@@ -63,7 +63,8 @@ public static class UploadEndpoints
         UploadStore store,
         BackgroundFlows flows,
         ISubscriptionTokenIssuer tokens,
-        IUploadistaEventPublisher events)
+        IUploadistaEventPublisher events,
+        Microsoft.Extensions.Options.IOptions<SampleOptions> options)
     {
         var upload = store.Find(uploadId);
         if (upload is null)
@@ -91,6 +92,8 @@ public static class UploadEndpoints
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var rate = options.Value.ReceiveBytesPerSecond;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         long received = 0;
         try
         {
@@ -106,6 +109,11 @@ public static class UploadEndpoints
 
                     await file.WriteAsync(buffer.AsMemory(0, read), aborted);
                     received += read;
+                    if (rate > 0 && TimeSpan.FromSeconds((double)received / rate) - System.Diagnostics.Stopwatch.GetElapsedTime(started) is { TotalMilliseconds: > 1 } ahead)
+                    {
+                        await Task.Delay(ahead, aborted); // simulated bandwidth (Sample:ReceiveBytesPerSecond)
+                    }
+
                     if (received < upload.Size)
                     {
                         await PublishProgressAsync(events, upload, received);

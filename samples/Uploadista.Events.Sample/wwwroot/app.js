@@ -1,114 +1,156 @@
-// Uploads each chosen file and follows it over a WebSocket, using the client pattern of the
-// Uploadista event system docs: one socket per upload, a switch on message.type.
+// The sample page: uploads the files a person picks or drops, and shows each one's progress and
+// processing live through the Uploadista.Events browser client.
+import { UploadistaEvents, UploadTracker } from "./js/uploadista-events.js";
+
+// Uploads go to this server, or to the one named by ?upload=http://host:port (another instance sharing
+// Redis): the bytes land there while this page watches here.
+const api = new URLSearchParams(location.search).get("upload")?.replace(/\/$/, "") ?? "";
+const events = new UploadistaEvents();
+const tracker = new UploadTracker(events, render);
+const views = new Map();
+const toasted = new Set();
 
 const list = document.getElementById("uploads");
-const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+const drop = document.getElementById("drop");
+const input = document.getElementById("files");
+const template = document.getElementById("upload-template");
 
-// Uploads go to this server, or to the one named by ?upload=http://host:port (another instance
-// sharing Redis): the bytes land there while this page watches here.
-const api = new URLSearchParams(location.search).get("upload")?.replace(/\/$/, "") ?? "";
-
-document.getElementById("files").addEventListener("change", (e) => {
-  for (const file of e.target.files) uploadFile(file);
-  e.target.value = "";
+input.addEventListener("change", () => {
+  for (const file of input.files) upload(file);
+  input.value = "";
+});
+for (const name of ["dragenter", "dragover"]) {
+  drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("over"); });
+}
+for (const name of ["dragleave", "drop"]) {
+  drop.addEventListener(name, () => drop.classList.remove("over"));
+}
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  for (const file of e.dataTransfer.files) upload(file);
 });
 
-async function uploadFile(file) {
-  const view = renderUpload(file.name);
+async function upload(file) {
+  let uploadId;
   try {
-    // 1. Create the upload, so the socket can be open before any byte is sent.
+    // 1. Create the upload; its token lets this page, and only it, watch the upload.
     const created = await fetch(`${api}/api/uploads`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ filename: file.name, size: file.size }),
     });
-    if (!created.ok) throw new Error(`Could not create the upload (${created.status})`);
-    const { uploadId, token } = await created.json();
+    if (!created.ok) throw new Error(`Could not create the upload (${created.status}).`);
+    const body = await created.json();
+    uploadId = body.uploadId;
 
-    // 2. Watch it, with the token that proves this page created it.
-    const ws = new WebSocket(`${wsBase}/uploadista/ws/upload/${uploadId}?token=${token}`);
-    ws.onmessage = (event) => handleMessage(view, ws, JSON.parse(event.data));
-    ws.onerror = () => view.note("Lost the live connection to the server.", true);
-    ws.onclose = (event) => {
-      if (event.code === 4401 || event.code === 4403) view.fail("Not allowed to watch this upload.");
-    };
-    await new Promise((resolve) => { ws.onopen = resolve; });
+    // 2. Watch it before any byte is sent.
+    tracker.track(uploadId, { token: body.token, name: file.name });
 
     // 3. Send the bytes; progress comes back over the socket.
     const sent = await fetch(`${api}/api/uploads/${uploadId}`, { method: "PUT", body: file });
-    if (!sent.ok && view.status !== "error") {
+    if (!sent.ok) {
       const problem = await sent.json().catch(() => ({}));
-      view.fail(problem.detail || `Upload failed (${sent.status})`);
+      tracker.fail(uploadId, problem.detail ?? `The upload failed (${sent.status}).`);
     }
-  } catch (err) {
-    view.fail(err.message);
+  } catch (error) {
+    if (uploadId) tracker.fail(uploadId, error.message);
+    else showToast("error", "Upload failed", `${file.name}: ${error.message}`);
   }
 }
 
-function handleMessage(view, ws, message) {
-  switch (message.type) {
-    case "upload_started":
-      view.setStatus("uploading");
-      break;
-    case "upload_progress":
-      view.setProgress(message.progress);
-      view.setStatus(`${Math.round(message.progress * 100)}% uploaded`);
-      break;
-    case "upload_complete":
-      view.setProgress(1);
-      view.complete("Uploaded, processing…");
-      break;
-    case "upload_error":
-      view.fail(message.error);
-      ws.close();
-      break;
-    case "flow_started":
-      view.note(`Processing: ${message.flowName}`);
-      break;
-    case "flow_progress":
-      view.note(`Processing: ${message.nodeName} ${Math.round(message.progress * 100)}%`);
-      break;
-    case "flow_complete":
-      view.complete("Complete");
-      view.outputs(message.outputs);
-      ws.close();
-      break;
-    case "flow_error":
-      view.note(`Processing failed: ${message.error}`, true);
-      ws.close();
-      break;
+function render(upload) {
+  let view = views.get(upload.uploadId);
+  if (!view) {
+    view = template.content.firstElementChild.cloneNode(true);
+    view.dataset.uploadId = upload.uploadId;
+    view.querySelector(".name").textContent = upload.name;
+    list.prepend(view);
+    views.set(upload.uploadId, view);
+  }
+
+  const percent = Math.round(upload.progress * 100);
+  view.dataset.status = upload.status;
+  view.querySelector(".status").textContent = statusText(upload);
+  view.querySelector(".fill").style.width = `${percent}%`;
+  view.querySelector(".bar").setAttribute("aria-valuenow", String(percent));
+  view.querySelector(".percent").textContent = `${percent}%`;
+  view.querySelector(".bytes").textContent = upload.totalBytes ? `${size(upload.bytesUploaded)} of ${size(upload.totalBytes)}` : "";
+  renderNodes(view.querySelector(".nodes"), upload.flow);
+  renderOutputs(view.querySelector(".outputs"), upload.flow?.outputs);
+
+  const message = view.querySelector(".message");
+  const text = upload.refusal ? `Not allowed to watch this upload: ${upload.refusal.reason}.`
+    : upload.error ? upload.error
+    : upload.connection === "reconnecting" ? "Connection lost; reconnecting…"
+    : upload.flow?.name && upload.status === "processing" ? `Processing: ${upload.flow.name}` : "";
+  message.textContent = text;
+  message.classList.toggle("error", Boolean(upload.refusal || upload.error));
+
+  if (upload.flow && !toasted.has(upload.uploadId)) {
+    if (upload.flow.status === "complete") {
+      toasted.add(upload.uploadId);
+      showToast("success", "Processing complete", `${upload.name} has been processed.`);
+    } else if (upload.flow.status === "failed") {
+      toasted.add(upload.uploadId);
+      showToast("error", "Processing failed", upload.flow.error);
+    }
   }
 }
 
-function renderUpload(name) {
-  const item = document.createElement("li");
-  item.className = "upload";
-  item.innerHTML = `
-    <header><span class="name"></span><span class="status">starting…</span></header>
-    <div class="progress-container"><div class="progress-bar"></div></div>
-    <div class="note"></div>`;
-  item.querySelector(".name").textContent = name;
-  list.prepend(item);
-  const status = item.querySelector(".status");
-  const bar = item.querySelector(".progress-bar");
-  const note = item.querySelector(".note");
-  const view = {
-    status: "uploading",
-    setStatus: (text) => { status.textContent = text; },
-    setProgress: (p) => { bar.style.width = `${p * 100}%`; },
-    complete: (text) => { view.status = "complete"; item.classList.add("complete"); status.textContent = text; },
-    fail: (error) => { view.status = "error"; item.classList.add("error"); status.textContent = "failed"; view.note(error, true); },
-    note: (text, isError = false) => { note.textContent = text; note.classList.toggle("error", isError); },
-    outputs: (outputs) => {
-      note.textContent = "Processing complete: ";
-      note.classList.remove("error");
-      for (const [label, url] of Object.entries(outputs)) {
-        const link = document.createElement("a");
-        link.href = url;
-        link.textContent = label;
-        note.append(link);
-      }
-    },
-  };
-  return view;
+function renderNodes(container, flow) {
+  if (!flow) return;
+  for (const [nodeId, node] of flow.nodes) {
+    let row = container.querySelector(`[data-node="${CSS.escape(nodeId)}"]`);
+    if (!row) {
+      row = document.createElement("li");
+      row.className = "node";
+      row.dataset.node = nodeId;
+      row.innerHTML = `<span class="label"></span><div class="bar"><div class="fill"></div></div><span class="value"></span>`;
+      row.querySelector(".label").textContent = node.name;
+      container.append(row);
+    }
+    const percent = Math.round(node.progress * 100);
+    row.querySelector(".fill").style.width = `${percent}%`;
+    row.querySelector(".value").textContent = `${percent}%`;
+  }
 }
+
+function renderOutputs(container, outputs) {
+  if (!outputs || container.childElementCount) return;
+  for (const [name, url] of Object.entries(outputs)) {
+    const link = document.createElement("a");
+    link.href = url;
+    link.textContent = name;
+    container.append(link);
+  }
+}
+
+function statusText(upload) {
+  return {
+    waiting: "waiting",
+    uploading: "uploading",
+    uploaded: "uploaded",
+    processing: "processing",
+    complete: "complete",
+    failed: "failed",
+  }[upload.status];
+}
+
+function showToast(kind, title, text) {
+  const toast = document.createElement("div");
+  toast.className = `toast ${kind}`;
+  toast.innerHTML = "<strong></strong><span></span>";
+  toast.querySelector("strong").textContent = title;
+  toast.querySelector("span").textContent = text;
+  document.getElementById("toasts").append(toast);
+  setTimeout(() => toast.remove(), 8000);
+}
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// For debugging from the console.
+window.uploadista = { events, tracker };

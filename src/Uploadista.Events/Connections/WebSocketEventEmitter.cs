@@ -170,6 +170,9 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
         _signal.Set();
     }
 
+    /// <summary>Drops the connection at once, without a closing handshake, as a failed network would.</summary>
+    internal void Abort() => _socket.Abort();
+
     /// <summary>
     /// The writer loop: sends queued frames one at a time until a close is requested, then sends the
     /// close frame. Ends early if the socket fails.

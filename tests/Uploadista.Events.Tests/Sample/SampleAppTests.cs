@@ -152,9 +152,12 @@ public sealed class SampleAppTests : IAsyncLifetime
     {
         var page = await _http.GetStringAsync("/", TestContext.Current.CancellationToken);
         var script = await _http.GetStringAsync("/app.js", TestContext.Current.CancellationToken);
+        var client = await _http.GetAsync("/js/uploadista-events.js", TestContext.Current.CancellationToken);
 
         page.Should().Contain("app.js");
-        script.Should().Contain("/uploadista/ws/upload/");
+        script.Should().Contain("./js/uploadista-events.js");
+        client.Content.Headers.ContentType!.MediaType.Should().Be("text/javascript");
+        (await client.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).Should().Contain("export class UploadistaEvents");
     }
 
     private async Task<(string UploadId, string Token)> CreateUploadAsync(string filename, long size)
