@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Uploadista.Events.LoadTest;
+
+// The end-to-end load test. One command (see docs/benchmarks.md):
+//   dotnet run -c Release --project benchmarks/Uploadista.Events.LoadTest -- [--quick] [--rounds N] [--seconds S] [--idle N]
+// "server ..." runs this program as our server instance; the test starts it itself.
+if (args.Length > 0 && args[0] == "server")
+{
+    UploadistaServer.Run(args[1..]);
+    return 0;
+}
+
+var quick = args.Contains("--quick");
+var options = new LoadOptions(
+    quick,
+    Rounds: Option("--rounds", quick ? 1 : 3),
+    Seconds: Option("--seconds", quick ? 4 : 10),
+    IdleSockets: Option("--idle", quick ? 2000 : 5000));
+
+var elapsed = Stopwatch.StartNew();
+Console.WriteLine($"Uploadista.Events load test against SignalR's Redis backplane ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");
+var report = await new LoadRunner(options).RunAsync();
+Console.WriteLine();
+Console.WriteLine(report);
+var results = Path.Combine(FindRepositoryRoot(), "artifacts", "bench");
+Directory.CreateDirectory(results);
+var file = Path.Combine(results, $"load-{DateTime.UtcNow:yyyyMMdd-HHmmss}.md");
+await File.WriteAllTextAsync(file, report);
+Console.WriteLine($"Written to {file} in {elapsed.Elapsed.TotalSeconds:N0} s.");
+return 0;
+
+int Option(string name, int fallback)
+    => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var value) ? value : fallback;
+
+static string FindRepositoryRoot()
+{
+    var directory = new DirectoryInfo(AppContext.BaseDirectory);
+    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Uploadista.Events.sln")))
+    {
+        directory = directory.Parent;
+    }
+
+    return directory?.FullName ?? Directory.GetCurrentDirectory();
+}
