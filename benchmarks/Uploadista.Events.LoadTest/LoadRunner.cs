@@ -21,7 +21,7 @@ internal sealed record RunResult(
     double BytesPerIdleSocket,
     long OutOfOrder);
 
-internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets);
+internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets, string[] Only);
 
 /// <summary>Runs every scenario on both systems, alternating round by round, and reports medians and ratios.</summary>
 internal sealed class LoadRunner(LoadOptions options)
@@ -37,6 +37,11 @@ internal sealed class LoadRunner(LoadOptions options)
             new Scenario("fixed-2k", "200 clients over 200 uploads at 2,000 events/s", 200, 200, 2_000),
             new Scenario("idle", $"{options.IdleSockets:N0} idle sockets", options.IdleSockets, options.IdleSockets / 10, 0, Idle: true),
         };
+
+        if (options.Only.Length > 0)
+        {
+            scenarios = [.. scenarios.Where(s => options.Only.Contains(s.Name))];
+        }
 
         var directory = Directory.CreateTempSubdirectory("uploadista-load");
         try

@@ -3,6 +3,7 @@ using Uploadista.Events.LoadTest;
 
 // The end-to-end load test. One command (see docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Uploadista.Events.LoadTest -- [--quick] [--rounds N] [--seconds S] [--idle N]
+//     [--only flat-out,fixed-20k,fixed-2k,idle]
 // "server ..." runs this program as our server instance; the test starts it itself.
 if (args.Length > 0 && args[0] == "server")
 {
@@ -15,7 +16,8 @@ var options = new LoadOptions(
     quick,
     Rounds: Option("--rounds", quick ? 1 : 3),
     Seconds: Option("--seconds", quick ? 4 : 10),
-    IdleSockets: Option("--idle", quick ? 2000 : 5000));
+    IdleSockets: Option("--idle", quick ? 2000 : 5000),
+    Only: Array.IndexOf(args, "--only") is var only and >= 0 && only + 1 < args.Length ? args[only + 1].Split(',') : []);
 
 var elapsed = Stopwatch.StartNew();
 Console.WriteLine($"Uploadista.Events load test against SignalR's Redis backplane ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");

@@ -250,43 +250,19 @@ internal sealed class WebSocketConnectionHandler
     /// </summary>
     private async Task ReceiveAsync(WebSocket socket, WebSocketEventEmitter emitter, string channel, CancellationToken aborted)
     {
-        var limit = _options.MaxInboundMessageBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
         var windowStart = _time.GetTimestamp();
         var inWindow = 0;
         try
         {
             while (true)
             {
-                var length = 0;
-                while (true)
+                // A zero-byte read waits for the next frame without holding a buffer, so an idle
+                // connection keeps none; one is rented only while a message is read.
+                var next = await socket.ReceiveAsync(Memory<byte>.Empty, aborted);
+                if (next.MessageType == WebSocketMessageType.Close)
                 {
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit + 1 - length), aborted);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        emitter.RequestClose(socket.CloseStatus ?? CloseStatuses.Normal, string.Empty);
-                        return;
-                    }
-
-                    if (result.MessageType == WebSocketMessageType.Binary)
-                    {
-                        CloseForViolation(emitter, channel, CloseStatuses.BinaryFrame, "Binary frames are not accepted");
-                        await DrainUntilCloseAsync(socket, buffer);
-                        return;
-                    }
-
-                    length += result.Count;
-                    if (length > limit)
-                    {
-                        CloseForViolation(emitter, channel, CloseStatuses.TooLarge, $"Messages are limited to {limit} bytes");
-                        await DrainUntilCloseAsync(socket, buffer);
-                        return;
-                    }
-
-                    if (result.EndOfMessage)
-                    {
-                        break;
-                    }
+                    emitter.RequestClose(socket.CloseStatus ?? CloseStatuses.Normal, string.Empty);
+                    return;
                 }
 
                 if (_time.GetElapsedTime(windowStart) >= TimeSpan.FromSeconds(1))
@@ -295,29 +271,75 @@ internal sealed class WebSocketConnectionHandler
                     inWindow = 0;
                 }
 
-                if (++inWindow > _options.MaxInboundMessagesPerSecond)
+                var violation = ++inWindow > _options.MaxInboundMessagesPerSecond
+                    ? (CloseStatuses.TooManyMessages, $"More than {_options.MaxInboundMessagesPerSecond} messages a second")
+                    : await ReadMessageAsync(socket, next.MessageType, emitter, aborted);
+                if (violation is var (status, reason))
                 {
-                    CloseForViolation(emitter, channel, CloseStatuses.TooManyMessages, $"More than {_options.MaxInboundMessagesPerSecond} messages a second");
-                    await DrainUntilCloseAsync(socket, buffer);
-                    return;
-                }
+                    if (status == CloseStatuses.Normal)
+                    {
+                        return; // the client closed in the middle of a message
+                    }
 
-                if (!ClientMessage.TryRead(buffer.AsSpan(0, length), out var isPing))
-                {
-                    CloseForViolation(emitter, channel, CloseStatuses.InvalidJson, "Messages must be JSON");
-                    await DrainUntilCloseAsync(socket, buffer);
+                    CloseForViolation(emitter, channel, status, reason);
+                    await DrainUntilCloseAsync(socket);
                     return;
-                }
-
-                if (isPing)
-                {
-                    emitter.SendPong(ClientMessage.Pong(_time.GetUtcNow()));
                 }
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             Log.ConnectionLost(_logger, channel, ex.Message);
+        }
+    }
+
+    /// <summary>Reads one client message and acts on it: a ping gets a pong, other JSON is ignored.</summary>
+    /// <returns>The close status and reason if the message breaks protocol.md section 3; null if it is fine.</returns>
+    private async ValueTask<(WebSocketCloseStatus Status, string Reason)?> ReadMessageAsync(
+        WebSocket socket, WebSocketMessageType type, WebSocketEventEmitter emitter, CancellationToken aborted)
+    {
+        if (type == WebSocketMessageType.Binary)
+        {
+            return (CloseStatuses.BinaryFrame, "Binary frames are not accepted");
+        }
+
+        var limit = _options.MaxInboundMessageBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit + 1 - length), aborted);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    emitter.RequestClose(socket.CloseStatus ?? CloseStatuses.Normal, string.Empty);
+                    return (CloseStatuses.Normal, string.Empty);
+                }
+
+                length += result.Count;
+                if (length > limit)
+                {
+                    return (CloseStatuses.TooLarge, $"Messages are limited to {limit} bytes");
+                }
+
+                if (result.EndOfMessage)
+                {
+                    break;
+                }
+            }
+
+            if (!ClientMessage.TryRead(buffer.AsSpan(0, length), out var isPing))
+            {
+                return (CloseStatuses.InvalidJson, "Messages must be JSON");
+            }
+
+            if (isPing)
+            {
+                emitter.SendPong(ClientMessage.Pong(_time.GetUtcNow()));
+            }
+
+            return null;
         }
         finally
         {
@@ -330,9 +352,10 @@ internal sealed class WebSocketConnectionHandler
     /// frame (or <see cref="UploadistaEventsOptions.CloseTimeout"/>), so the closing handshake completes
     /// instead of the connection being reset with data unread.
     /// </summary>
-    private async Task DrainUntilCloseAsync(WebSocket socket, byte[] buffer)
+    private async Task DrainUntilCloseAsync(WebSocket socket)
     {
         using var deadline = new CancellationTokenSource(_options.CloseTimeout, _time);
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
         try
         {
             while ((await socket.ReceiveAsync(buffer.AsMemory(), deadline.Token)).MessageType != WebSocketMessageType.Close)
@@ -342,6 +365,10 @@ internal sealed class WebSocketConnectionHandler
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {
             // The client did not answer in time; the connection ends anyway.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

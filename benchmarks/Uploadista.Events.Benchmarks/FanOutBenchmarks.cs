@@ -1,0 +1,121 @@
+using System.Net.WebSockets;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Uploadista.Events.Benchmarks;
+
+/// <summary>
+/// One event published to a channel with 1, 100 or 1,000 local subscribers, through the in-memory
+/// broadcaster, the subscription registry and each connection's queue and writer, to sockets that
+/// discard what they are sent. Allocations per operation should not grow with the subscribers.
+/// </summary>
+public class FanOutBenchmarks
+{
+    private readonly List<IAsyncDisposable> _memberships = [];
+    private readonly CancellationTokenSource _stop = new();
+    private MemoryEventBroadcaster _broadcaster = null!;
+    private CountingStream _sink = null!;
+    private EventPublication _publication;
+    private long _sent;
+
+    [Params(1, 100, 1000)]
+    public int Subscribers { get; set; }
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        var options = Options.Create(new UploadistaEventsOptions { SendQueueCapacity = 1024 });
+        _broadcaster = new MemoryEventBroadcaster(options, TimeProvider.System, NullLogger<MemoryEventBroadcaster>.Instance);
+        var registry = new SubscriptionRegistry(_broadcaster, NullLogger<SubscriptionRegistry>.Instance);
+        _sink = new CountingStream();
+        for (var i = 0; i < Subscribers; i++)
+        {
+            var socket = WebSocket.CreateFromStream(_sink, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
+            var emitter = new WebSocketEventEmitter(socket, 1024, since: 0);
+            _ = emitter.RunAsync(_stop.Token);
+            _memberships.Add(await registry.JoinAsync("upload:bench", emitter, 0, CancellationToken.None));
+        }
+
+        _publication = EventPublisher.Serialize(new UploadProgressEvent { UploadId = "bench", Progress = 0.5, BytesUploaded = 1, TotalBytes = 2 }, DateTimeOffset.UtcNow);
+    }
+
+    [Benchmark]
+    public async Task PublishToAll()
+    {
+        await _broadcaster.PublishAsync("upload:bench", _publication);
+        _sent += Subscribers;
+        await _sink.WaitForAsync(_sent);
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        await _stop.CancelAsync();
+        foreach (var membership in _memberships)
+        {
+            await membership.DisposeAsync();
+        }
+
+        _broadcaster.Dispose();
+    }
+
+    /// <summary>A socket's stream that keeps nothing, and counts the frames written to it.</summary>
+    private sealed class CountingStream : Stream
+    {
+        private long _writes;
+        private long _waitingFor = long.MaxValue;
+        private TaskCompletionSource? _reached;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public Task WaitForAsync(long writes)
+        {
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _reached, reached);
+            Volatile.Write(ref _waitingFor, writes);
+            if (Interlocked.Read(ref _writes) >= writes)
+            {
+                reached.TrySetResult();
+            }
+
+            return reached.Task;
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _writes) >= Volatile.Read(ref _waitingFor))
+            {
+                Volatile.Read(ref _reached)?.TrySetResult();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        // Nothing ever arrives from this client.
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            => new(Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => 0, TaskScheduler.Default));
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
+        {
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
