@@ -31,8 +31,9 @@ public class FanOutBenchmarks
         _sink = new CountingStream();
         for (var i = 0; i < Subscribers; i++)
         {
-            var socket = WebSocket.CreateFromStream(_sink, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
-            var emitter = new WebSocketEventEmitter(socket, 1024, since: 0);
+            var frames = new FrameStream(_sink);
+            var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
+            var emitter = new WebSocketEventEmitter(socket, frames, 1024, since: 0);
             _ = emitter.RunAsync(_stop.Token);
             _memberships.Add(await registry.JoinAsync("upload:bench", emitter, 0, CancellationToken.None));
         }
@@ -60,10 +61,10 @@ public class FanOutBenchmarks
         _broadcaster.Dispose();
     }
 
-    /// <summary>A socket's stream that keeps nothing, and counts the frames written to it.</summary>
+    /// <summary>A socket's stream that keeps nothing, and counts the WebSocket frames written to it.</summary>
     private sealed class CountingStream : Stream
     {
-        private long _writes;
+        private long _frames;
         private long _waitingFor = long.MaxValue;
         private TaskCompletionSource? _reached;
 
@@ -82,7 +83,7 @@ public class FanOutBenchmarks
             var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _reached, reached);
             Volatile.Write(ref _waitingFor, writes);
-            if (Interlocked.Read(ref _writes) >= writes)
+            if (Interlocked.Read(ref _frames) >= writes)
             {
                 reached.TrySetResult();
             }
@@ -92,7 +93,17 @@ public class FanOutBenchmarks
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (Interlocked.Increment(ref _writes) >= Volatile.Read(ref _waitingFor))
+            // Small unmasked frames: a two-byte header, or four with a 16-bit length.
+            var frames = 0;
+            for (var span = buffer.Span; span.Length > 1; frames++)
+            {
+                var length = span[1] & 0x7F;
+                var header = length == 126 ? 4 : 2;
+                length = length == 126 ? (span[2] << 8) | span[3] : length;
+                span = span[(header + length)..];
+            }
+
+            if (Interlocked.Add(ref _frames, frames) >= Volatile.Read(ref _waitingFor))
             {
                 Volatile.Read(ref _reached)?.TrySetResult();
             }

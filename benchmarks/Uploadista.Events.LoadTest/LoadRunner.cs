@@ -19,7 +19,10 @@ internal sealed record RunResult(
     double P999Millis,
     double CpuMicrosPerDelivery,
     double BytesPerIdleSocket,
-    long OutOfOrder);
+    long OutOfOrder,
+    double WatchingCpuMicros = 0,
+    double PublishingCpuMicros = 0,
+    double RedisCpuMicros = 0);
 
 internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets, string[] Only);
 
@@ -59,7 +62,7 @@ internal sealed class LoadRunner(LoadOptions options)
                     string[] order = round % 2 == 1 ? [Systems.Uploadista, Systems.SignalR] : [Systems.SignalR, Systems.Uploadista];
                     foreach (var system in order)
                     {
-                        var result = await RunOnceAsync(scenario, system, redisConfiguration);
+                        var result = await RunOnceAsync(scenario, system, redisConfiguration, redis);
                         Console.WriteLine($"  {scenario.Name,-10} round {round} {system,-17} {Describe(scenario, result)}");
                         (results.TryGetValue((scenario.Name, system), out var list) ? list : results[(scenario.Name, system)] = []).Add(result);
                     }
@@ -74,7 +77,7 @@ internal sealed class LoadRunner(LoadOptions options)
         }
     }
 
-    private async Task<RunResult> RunOnceAsync(Scenario scenario, string system, string redis)
+    private async Task<RunResult> RunOnceAsync(Scenario scenario, string system, string redis, ChildProcess redisProcess)
     {
         var prefix = $"b{Guid.NewGuid():N}:";
         var servers = await Task.WhenAll(ChildProcess.StartServerAsync(system, redis, prefix), ChildProcess.StartServerAsync(system, redis, prefix));
@@ -105,7 +108,7 @@ internal sealed class LoadRunner(LoadOptions options)
             }
 
             var clientsPerUpload = clients.GroupBy(c => c.UploadId).ToDictionary(g => int.Parse(g.Key.AsSpan(2), CultureInfo.InvariantCulture), g => g.LongCount());
-            var cpuBefore = watched.CpuMicroseconds() + publishing.CpuMicroseconds();
+            var cpuBefore = (Watching: watched.CpuMicroseconds(), Publishing: publishing.CpuMicroseconds(), Redis: redisProcess.CpuMicroseconds());
             var started = Stopwatch.GetTimestamp();
             long expected = 0;
             if (scenario.FlatOut)
@@ -129,17 +132,22 @@ internal sealed class LoadRunner(LoadOptions options)
 
             await WaitUntilAsync(() => stats.Deliveries >= expected, TimeSpan.FromSeconds(15));
             var elapsed = Stopwatch.GetElapsedTime(started);
-            var cpu = watched.CpuMicroseconds() + publishing.CpuMicroseconds() - cpuBefore;
-            var delivered = stats.Deliveries;
+            var delivered = Math.Max(1, stats.Deliveries);
+            var watchingCpu = (double)(watched.CpuMicroseconds() - cpuBefore.Watching) / delivered;
+            var publishingCpu = (double)(publishing.CpuMicroseconds() - cpuBefore.Publishing) / delivered;
+            var redisCpu = (double)(redisProcess.CpuMicroseconds() - cpuBefore.Redis) / delivered;
             return new RunResult(
-                delivered / elapsed.TotalSeconds,
-                expected - delivered,
+                stats.Deliveries / elapsed.TotalSeconds,
+                expected - stats.Deliveries,
                 stats.Latency.GetValueAtPercentile(50) / 1000.0,
                 stats.Latency.GetValueAtPercentile(99) / 1000.0,
                 stats.Latency.GetValueAtPercentile(99.9) / 1000.0,
-                delivered == 0 ? 0 : (double)cpu / delivered,
+                watchingCpu + publishingCpu,
                 0,
-                stats.OutOfOrder);
+                stats.OutOfOrder,
+                watchingCpu,
+                publishingCpu,
+                redisCpu);
         }
         finally
         {
@@ -196,7 +204,8 @@ internal sealed class LoadRunner(LoadOptions options)
 
     private static string Describe(Scenario scenario, RunResult r) => scenario.Idle
         ? $"{r.BytesPerIdleSocket / 1024:N1} KB per idle socket"
-        : $"{r.DeliveredPerSecond,10:N0} deliveries/s  loss {r.Loss,6:N0}  p50 {r.P50Millis,7:N2} ms  p99 {r.P99Millis,8:N2} ms  p99.9 {r.P999Millis,8:N2} ms  CPU {r.CpuMicrosPerDelivery,6:N2} µs/delivery" +
+        : $"{r.DeliveredPerSecond,10:N0} deliveries/s  loss {r.Loss,6:N0}  p50 {r.P50Millis,7:N2} ms  p99 {r.P99Millis,8:N2} ms  p99.9 {r.P999Millis,8:N2} ms  " +
+          $"CPU µs/delivery: servers {r.CpuMicrosPerDelivery:N2} (watching {r.WatchingCpuMicros:N2}, publishing {r.PublishingCpuMicros:N2}), Redis {r.RedisCpuMicros:N2}" +
           (r.OutOfOrder > 0 ? $"  out of order {r.OutOfOrder}" : string.Empty);
 
     private string Report(Scenario[] scenarios, Dictionary<(string Scenario, string System), List<RunResult>> results, (double Pipelined, double Unpipelined) ceiling)
@@ -218,6 +227,7 @@ internal sealed class LoadRunner(LoadOptions options)
                     ("delivered events/s", r => r.DeliveredPerSecond, "N0"),
                     ("loss (events)", r => r.Loss, "N0"),
                     ("server CPU per delivery (µs)", r => r.CpuMicrosPerDelivery, "N2"),
+                    ("Redis CPU per delivery (µs)", r => r.RedisCpuMicros, "N2"),
                     ("latency p50 (ms)", r => r.P50Millis, "N2"),
                     ("latency p99 (ms)", r => r.P99Millis, "N2"),
                     ("latency p99.9 (ms)", r => r.P999Millis, "N2"),

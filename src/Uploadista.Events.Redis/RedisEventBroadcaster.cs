@@ -19,8 +19,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
     private readonly RedisEventsOptions _options;
     private readonly ILogger<RedisEventBroadcaster> _logger;
     private readonly RedisKeys _keys;
-    private readonly RedisValue _retentionMilliseconds;
-    private readonly RedisValue _maxRetained;
+    private readonly PublishScript _script;
     private readonly Outbox _outbox;
     private readonly SemaphoreSlim _outboxSignal = new(0, 1);
     private readonly CancellationTokenSource _disposed = new();
@@ -34,6 +33,9 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
 
     private const int Classic = 1;
     private const int Sharded = 2;
+
+    private static readonly RedisValue ClassicPublish = "PUBLISH";
+    private static readonly RedisValue ShardedPublish = "SPUBLISH";
     private int _disposeCalls;
 
     public RedisEventBroadcaster(IOptions<RedisEventsOptions> options, IOptions<UploadistaEventsOptions> eventsOptions, ILogger<RedisEventBroadcaster> logger)
@@ -41,8 +43,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         _options = options.Value;
         _logger = logger;
         _keys = new RedisKeys(_options.ChannelPrefix);
-        _retentionMilliseconds = (long)eventsOptions.Value.RetentionPeriod.TotalMilliseconds;
-        _maxRetained = eventsOptions.Value.MaxRetainedEventsPerChannel;
+        _script = new PublishScript(eventsOptions.Value.RetentionPeriod, eventsOptions.Value.MaxRetainedEventsPerChannel);
         _outbox = new Outbox(_options.MaxPendingPublications);
         _connections = new Lazy<Task<Connections>>(ConnectAsync);
     }
@@ -144,19 +145,29 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
     {
         var channel = pending.Channel;
         var publication = pending.Publication;
-        var result = await publisher.GetDatabase().ScriptEvaluateAsync(
-            PublishScript.Lua,
-            [_keys.Meta(channel), _keys.Retained(channel)],
-            [
-                _keys.Base(channel),
-                publication.Payload,
-                publication.ConflationKey ?? string.Empty,
-                _retentionMilliseconds,
-                _maxRetained,
-                Random.Shared.NextInt64().ToString("x16", System.Globalization.CultureInfo.InvariantCulture),
-                UseShardedPubSub(publisher) ? "SPUBLISH" : "PUBLISH",
-            ]);
-        return (long)result;
+        RedisKey[] keys = [_keys.Meta(channel), _keys.Retained(channel)];
+        RedisValue[] values =
+        [
+            _keys.Base(channel),
+            publication.Payload,
+            publication.ConflationKey ?? string.Empty,
+            UseShardedPubSub(publisher) ? ShardedPublish : ClassicPublish,
+        ];
+        var database = publisher.GetDatabase();
+        try
+        {
+            return (long)await database.ScriptEvaluateAsync(_script.Hash, keys, values);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            // A server that restarted, or a replica that took over, has not seen the script yet.
+            foreach (var server in publisher.GetServers().Where(server => server.IsConnected && !server.IsReplica))
+            {
+                await server.ScriptLoadAsync(_script.Text);
+            }
+
+            return (long)await database.ScriptEvaluateAsync(_script.Hash, keys, values);
+        }
     }
 
     /// <summary>

@@ -51,7 +51,11 @@ internal sealed class WebSocketConnectionHandler
         _pipeline = new WebSocketMiddleware(HandleCoreAsync, Options.Create(webSockets), loggerFactory).Invoke;
     }
 
-    public Task HandleAsync(HttpContext context) => _pipeline(context);
+    public Task HandleAsync(HttpContext context)
+    {
+        TransportCapture.Install(context);
+        return _pipeline(context);
+    }
 
     private async Task HandleCoreAsync(HttpContext context)
     {
@@ -98,6 +102,8 @@ internal sealed class WebSocketConnectionHandler
         using (admission)
         {
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var frames = context.Features.Get<TransportCapture>()?.Stream
+                ?? throw new InvalidOperationException("The WebSocket handshake did not go through the transport capture.");
             if (refusal is { } refused)
             {
                 Log.Refused(_logger, channel, refused.Status, refused.Reason);
@@ -105,7 +111,7 @@ internal sealed class WebSocketConnectionHandler
                 return;
             }
 
-            await RunAsync(socket, admission!, channel, since, aborted);
+            await RunAsync(socket, frames, admission!, channel, since, aborted);
         }
     }
 
@@ -163,10 +169,10 @@ internal sealed class WebSocketConnectionHandler
         }
     }
 
-    private async Task RunAsync(WebSocket socket, ConnectionTracker.Admission admission, string channel, long since, CancellationToken aborted)
+    private async Task RunAsync(WebSocket socket, FrameStream frames, ConnectionTracker.Admission admission, string channel, long since, CancellationToken aborted)
     {
         Log.ConnectionOpened(_logger, channel, since);
-        var emitter = new WebSocketEventEmitter(socket, _options.SendQueueCapacity, since);
+        var emitter = new WebSocketEventEmitter(socket, frames, _options.SendQueueCapacity, since);
         admission.Attach(emitter);
         var writer = WriteAsync(emitter, channel, aborted);
         IAsyncDisposable? membership = null;
