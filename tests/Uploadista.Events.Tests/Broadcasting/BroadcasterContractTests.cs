@@ -215,9 +215,13 @@ public sealed class RedisBroadcasterContractTests(RedisFixture redis) : Broadcas
     private readonly string _prefix = RedisFixture.UniquePrefix();
 
     protected override async Task<IEventBroadcaster> CreateAsync(UploadistaEventsOptions options, IEventBroadcaster? peerOf = null)
+        => await StartRedisAsync(redis.Server.Configuration, _prefix, options);
+
+    /// <summary>A started Redis broadcaster on <paramref name="configuration"/>, its own connections.</summary>
+    internal static async Task<IEventBroadcaster> StartRedisAsync(string configuration, string prefix, UploadistaEventsOptions options)
     {
         var broadcaster = new RedisEventBroadcaster(
-            Options.Create(new RedisEventsOptions { Configuration = redis.Server.Configuration, ChannelPrefix = _prefix }),
+            Options.Create(new RedisEventsOptions { Configuration = configuration, ChannelPrefix = prefix }),
             Options.Create(options),
             NullLogger<RedisEventBroadcaster>.Instance);
         await broadcaster.StartAsync();

@@ -1,9 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using Uploadista.Events.Redis;
 using Uploadista.Events.Tests.Broadcasting;
 using Uploadista.Events.Tests.Delivery;
 using Uploadista.Events.Tests.Infrastructure;
@@ -137,15 +134,8 @@ public sealed class RedisClusterBroadcasterContractTests(RedisClusterFixture fix
 {
     private readonly string _prefix = RedisFixture.UniquePrefix();
 
-    protected override async Task<IEventBroadcaster> CreateAsync(UploadistaEventsOptions options, IEventBroadcaster? peerOf = null)
-    {
-        var broadcaster = new RedisEventBroadcaster(
-            Options.Create(new RedisEventsOptions { Configuration = fixture.Cluster.Configuration, ChannelPrefix = _prefix }),
-            Options.Create(options),
-            NullLogger<RedisEventBroadcaster>.Instance);
-        await broadcaster.StartAsync();
-        return broadcaster;
-    }
+    protected override Task<IEventBroadcaster> CreateAsync(UploadistaEventsOptions options, IEventBroadcaster? peerOf = null)
+        => RedisBroadcasterContractTests.StartRedisAsync(fixture.Cluster.Configuration, _prefix, options);
 }
 
 public sealed class RedisClusterDeliveryGuaranteeTests(RedisClusterFixture fixture) : DeliveryGuaranteeTests, IClassFixture<RedisClusterFixture>
