@@ -11,6 +11,8 @@ namespace Uploadista.Events.Tests.Infrastructure;
 /// </summary>
 public sealed class RedisCluster : IAsyncDisposable
 {
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
+
     private readonly string _directory = Directory.CreateTempSubdirectory("uploadista-cluster").FullName;
     private readonly Dictionary<int, Process> _nodes = [];
 
@@ -38,17 +40,17 @@ public sealed class RedisCluster : IAsyncDisposable
 
             foreach (var port in cluster.Ports)
             {
-                await WaitUntilAsync(() => Task.FromResult(Pings(port)), $"node {port} answers");
+                await Eventually.HoldsAsync(() => Pings(port), $"node {port} answers", Startup);
             }
 
             await CliAsync(cluster.Ports[0], ["--cluster", "create", .. cluster.Ports.Select(p => $"127.0.0.1:{p}"), "--cluster-replicas", "1", "--cluster-yes"]);
             foreach (var port in cluster.Ports)
             {
-                await WaitUntilAsync(async () => (await CliAsync(port, ["CLUSTER", "INFO"])).Contains("cluster_state:ok", StringComparison.Ordinal), $"node {port} sees the cluster ok");
+                await Eventually.HoldsAsync(async () => (await CliAsync(port, ["CLUSTER", "INFO"])).Contains("cluster_state:ok", StringComparison.Ordinal), $"node {port} sees the cluster ok", Startup);
             }
 
             // Every replica has finished its first sync, so a failover can happen.
-            await WaitUntilAsync(async () => (await cluster.MastersAsync()).Count == 3 && await cluster.ReplicasInSyncAsync(), "the replicas are in sync");
+            await Eventually.HoldsAsync(async () => (await cluster.MastersAsync()).Count == 3 && await cluster.ReplicasInSyncAsync(), "the replicas are in sync", Startup);
             return cluster;
         }
         catch
@@ -178,20 +180,6 @@ public sealed class RedisCluster : IAsyncDisposable
         catch (SocketException)
         {
             return false;
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(50, TestContext.Current.CancellationToken);
         }
     }
 

@@ -192,16 +192,13 @@ public sealed class RedisServer : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!await PingsAsync())
-        {
-            if (_process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"redis-server did not start on port {Port} (exit code {(_process.HasExited ? _process.ExitCode : -1)}).");
-            }
-
-            await Task.Delay(20, TestContext.Current.CancellationToken);
-        }
+        var process = _process;
+        await Eventually.HoldsAsync(
+            async () => process.HasExited
+                ? throw new InvalidOperationException($"redis-server did not start on port {Port} (exit code {process.ExitCode}).")
+                : await PingsAsync(),
+            $"redis-server answers on port {Port}",
+            TimeSpan.FromSeconds(20));
     }
 
     private async Task<bool> PingsAsync()
