@@ -12,8 +12,8 @@ public sealed class RedisEventsOptions
     public const string SectionName = "Uploadista:Events:Redis";
 
     /// <summary>
-    /// Gets or sets the StackExchange.Redis configuration string, for example <c>localhost:6379</c>. Two
-    /// connections are opened from it: one publishes, the other subscribes.
+    /// Gets or sets the StackExchange.Redis configuration string, for example <c>localhost:6379</c>. One
+    /// <see cref="IConnectionMultiplexer"/> is opened from it; it keeps its own connection for pub/sub.
     /// </summary>
     public string? Configuration { get; set; }
 
@@ -39,15 +39,13 @@ public sealed class RedisEventsOptions
     public bool? ShardedPubSub { get; set; }
 
     /// <summary>
-    /// Gets or sets how many events an instance keeps while Redis is unreachable, to publish them in
-    /// order when it returns. Beyond it, superseded progress is dropped first, then the oldest events.
-    /// The default is 10000.
+    /// Gets or sets how many events an instance keeps waiting for Redis (while a server is unreachable,
+    /// or while the previous batch of their channel is on its way), besides the one batch per channel
+    /// being sent, to publish them in order when it can. Beyond it, superseded progress is dropped first,
+    /// then the oldest events. The default is 10000.
     /// </summary>
     public int MaxPendingPublications { get; set; } = 10_000;
 
-    /// <summary>The publishing connection given to <c>AddRedis(publisher, subscriber)</c>; not disposed by the broadcaster.</summary>
-    internal IConnectionMultiplexer? Publisher { get; set; }
-
-    /// <summary>The subscribing connection given to <c>AddRedis(publisher, subscriber)</c>; not disposed by the broadcaster.</summary>
-    internal IConnectionMultiplexer? Subscriber { get; set; }
+    /// <summary>Gives the connection an application already has (<c>AddRedis(multiplexer)</c>); it is not disposed by the broadcaster.</summary>
+    internal Func<IServiceProvider, IConnectionMultiplexer>? MultiplexerFactory { get; set; }
 }

@@ -8,10 +8,10 @@ internal sealed class RedisEventsOptionsValidator : IValidateOptions<RedisEvents
     public ValidateOptionsResult Validate(string? name, RedisEventsOptions options)
     {
         var result = new ValidateOptionsResultBuilder();
-        if (options.Publisher is null && options.ConfigurationOptions is null && string.IsNullOrWhiteSpace(options.Configuration))
+        if (options.MultiplexerFactory is null && options.ConfigurationOptions is null && string.IsNullOrWhiteSpace(options.Configuration))
         {
             result.AddError(
-                "Redis is not configured: set Uploadista:Events:Redis:Configuration (for example \"localhost:6379\"), or call AddRedis(configuration), or pass two connections to AddRedis(publisher, subscriber)",
+                "Redis is not configured: set Uploadista:Events:Redis:Configuration (for example \"localhost:6379\"), or call AddRedis(configuration), or give it a connection with AddRedis(multiplexer) or AddRedis(provider => ...)",
                 nameof(options.Configuration));
         }
 

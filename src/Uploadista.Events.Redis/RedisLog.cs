@@ -13,9 +13,9 @@ internal static partial class RedisLog
     public static partial void PendingDropped(ILogger logger, int count);
 
     [LoggerMessage(202, LogLevel.Information, "Redis is back: {Count} deferred events were published.", EventName = "PendingPublished")]
-    public static partial void PendingPublished(ILogger logger, int count);
+    public static partial void PendingPublished(ILogger logger, long count);
 
-    [LoggerMessage(203, LogLevel.Warning, "Dropped a message on Redis channel {Channel} that is not a valid event.", EventName = "InvalidMessage")]
+    [LoggerMessage(203, LogLevel.Warning, "Dropped a message (or retained entry) on Redis channel {Channel} that is not a valid event.", EventName = "InvalidMessage")]
     public static partial void InvalidMessage(ILogger logger, string channel);
 
     [LoggerMessage(204, LogLevel.Warning, "Redis {ConnectionType} connection to {EndPoint} failed ({FailureType}); reconnecting.", EventName = "ConnectionFailed")]
@@ -29,6 +29,18 @@ internal static partial class RedisLog
 
     [LoggerMessage(208, LogLevel.Information, "Redis pub/sub mode: {Mode}.", EventName = "PubSubMode")]
     public static partial void PubSubMode(ILogger logger, string mode);
+
+    [LoggerMessage(209, LogLevel.Error, "Redis refused {Count} events of channel {Channel}; they were dropped.", EventName = "PublishRefused")]
+    public static partial void PublishRefused(ILogger logger, string channel, int count, Exception exception);
+
+    [LoggerMessage(210, LogLevel.Warning, "Dropped a message on Redis channel {Channel} that Redis does not back: it claims epoch {Epoch} seq {First}-{Last}, the channel is at epoch {KnownEpoch} seq {KnownSeq}.", EventName = "UnbackedMessage")]
+    public static partial void UnbackedMessage(ILogger logger, string channel, string epoch, long first, long last, string? knownEpoch, long knownSeq);
+
+    [LoggerMessage(211, LogLevel.Debug, "Checking a message on Redis channel {Channel} against its state failed; the channel catches up instead.", EventName = "CheckFailed")]
+    public static partial void CheckFailed(ILogger logger, string channel, Exception exception);
+
+    [LoggerMessage(212, LogLevel.Warning, "Dropped messages of format 1 on Redis channel {Channel} ({Count} so far): an instance of an earlier release shares this Redis (docs/operations.md).", EventName = "Format1Dropped")]
+    public static partial void Format1Dropped(ILogger logger, string channel, long count);
 
     [LoggerMessage(207, LogLevel.Error, "A subscriber of channel {Channel} threw while receiving an event.", EventName = "SubscriberFailed")]
     public static partial void SubscriberFailed(ILogger logger, string channel, Exception exception);

@@ -38,7 +38,7 @@ public static class RedisUploadistaEventsBuilderExtensions
 
     /// <summary>Carries events through the Redis at <paramref name="configuration"/>, a StackExchange.Redis configuration string such as <c>localhost:6379</c>.</summary>
     /// <param name="builder">The builder from <c>AddUploadistaEvents()</c>.</param>
-    /// <param name="configuration">The configuration string; two connections are opened from it.</param>
+    /// <param name="configuration">The configuration string; one connection is opened from it.</param>
     /// <returns>The same builder, for chaining.</returns>
     public static IUploadistaEventsBuilder AddRedis(this IUploadistaEventsBuilder builder, string configuration)
     {
@@ -59,28 +59,30 @@ public static class RedisUploadistaEventsBuilderExtensions
     }
 
     /// <summary>
-    /// Carries events through Redis over two connections the application already has: one to publish and
-    /// one to subscribe (a subscribing connection is blocked for other commands in RESP2). They are not
+    /// Carries events through a Redis connection the application already has. It is not disposed by
+    /// Uploadista.Events.
+    /// </summary>
+    /// <param name="builder">The builder from <c>AddUploadistaEvents()</c>.</param>
+    /// <param name="multiplexer">The connection; it publishes, subscribes (on its own pub/sub connection) and reads retained state.</param>
+    /// <returns>The same builder, for chaining. The other options come from the configuration section, or from <c>AddRedis(options => ...)</c>.</returns>
+    public static IUploadistaEventsBuilder AddRedis(this IUploadistaEventsBuilder builder, IConnectionMultiplexer multiplexer)
+    {
+        ArgumentNullException.ThrowIfNull(multiplexer);
+        return builder.AddRedis(_ => multiplexer);
+    }
+
+    /// <summary>
+    /// Carries events through a Redis connection taken from the application's services when the
+    /// broadcaster first connects, for example one registered by Aspire's <c>AddRedisClient</c>:
+    /// <c>AddRedis(provider => provider.GetRequiredService&lt;IConnectionMultiplexer&gt;())</c>. It is not
     /// disposed by Uploadista.Events.
     /// </summary>
     /// <param name="builder">The builder from <c>AddUploadistaEvents()</c>.</param>
-    /// <param name="publisher">The connection that publishes and reads retained state.</param>
-    /// <param name="subscriber">The connection that subscribes.</param>
-    /// <param name="configure">Sets the other options.</param>
-    /// <returns>The same builder, for chaining.</returns>
-    public static IUploadistaEventsBuilder AddRedis(
-        this IUploadistaEventsBuilder builder,
-        IConnectionMultiplexer publisher,
-        IConnectionMultiplexer subscriber,
-        Action<RedisEventsOptions>? configure = null)
+    /// <param name="multiplexerFactory">Gets the connection from the services.</param>
+    /// <returns>The same builder, for chaining. The other options come from the configuration section, or from <c>AddRedis(options => ...)</c>.</returns>
+    public static IUploadistaEventsBuilder AddRedis(this IUploadistaEventsBuilder builder, Func<IServiceProvider, IConnectionMultiplexer> multiplexerFactory)
     {
-        ArgumentNullException.ThrowIfNull(publisher);
-        ArgumentNullException.ThrowIfNull(subscriber);
-        return builder.AddRedis(options =>
-        {
-            options.Publisher = publisher;
-            options.Subscriber = subscriber;
-            configure?.Invoke(options);
-        });
+        ArgumentNullException.ThrowIfNull(multiplexerFactory);
+        return builder.AddRedis(options => options.MultiplexerFactory = multiplexerFactory);
     }
 }

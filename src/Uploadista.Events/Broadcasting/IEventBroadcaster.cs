@@ -29,7 +29,11 @@ public interface IEventBroadcaster
     /// <param name="channel">The channel name.</param>
     /// <param name="publication">The serialized event.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The sequence number assigned to the event.</returns>
+    /// <returns>
+    /// The sequence number assigned to the event, once it has one: an event published after this
+    /// completes, on any instance, gets a higher one. A broadcaster whose broker is unreachable returns
+    /// 0 at once instead and publishes the event, in order, when the broker is back.
+    /// </returns>
     ValueTask<long> PublishAsync(string channel, EventPublication publication, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -42,12 +46,15 @@ public interface IEventBroadcaster
     /// <returns>A handle that ends the subscription when disposed.</returns>
     ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default);
 
-    /// <summary>Reads the channel's retained events whose sequence number is above <paramref name="afterSeq"/>.</summary>
+    /// <summary>
+    /// Reads the channel's epoch, its last sequence number, and its retained events whose sequence
+    /// number is above <paramref name="afterSeq"/>.
+    /// </summary>
     /// <param name="channel">The channel name.</param>
     /// <param name="afterSeq">Only events with a higher sequence number are returned; 0 returns them all.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    /// <returns>The retained events, in sequence order.</returns>
-    ValueTask<IReadOnlyList<ChannelEvent>> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default);
+    /// <returns>The channel's state and the retained events, in sequence order.</returns>
+    ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Receives the events of a channel from an <see cref="IEventBroadcaster"/>.</summary>
@@ -58,9 +65,9 @@ public interface IChannelSubscriber
     void OnEvent(ChannelEvent channelEvent);
 
     /// <summary>
-    /// Called when the broadcaster's subscription was interrupted (for example by a lost connection to
-    /// the broker) and is active again. Events published meanwhile may not have been delivered; the
-    /// subscriber reads the retained events to catch up.
+    /// Called when events of the channel may not have been delivered: the broadcaster's subscription
+    /// was interrupted (for example by a lost connection to the broker) and is active again, or it
+    /// received events out of sequence. The subscriber reads the retained events to catch up.
     /// </summary>
-    void OnSubscriptionRestored();
+    void OnMissedEvents();
 }

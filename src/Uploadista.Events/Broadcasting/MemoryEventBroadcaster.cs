@@ -91,7 +91,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         }
     }
 
-    public ValueTask<IReadOnlyList<ChannelEvent>> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
+    public ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(channel);
         MemoryChannel? state;
@@ -102,12 +102,12 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 
         if (state is null)
         {
-            return ValueTask.FromResult<IReadOnlyList<ChannelEvent>>([]);
+            return ValueTask.FromResult(RetainedEvents.None);
         }
 
         lock (state.Gate)
         {
-            return ValueTask.FromResult<IReadOnlyList<ChannelEvent>>(state.Retained.Where(e => e.Seq > afterSeq).ToArray());
+            return ValueTask.FromResult(new RetainedEvents(state.Epoch, state.Seq, state.Retained.Where(e => e.Seq > afterSeq).ToArray()));
         }
     }
 

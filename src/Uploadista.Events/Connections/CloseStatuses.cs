@@ -37,4 +37,10 @@ internal static class CloseStatuses
 
     /// <summary>4008: the client read too slowly and its queue overflowed; reconnect with <c>since</c>.</summary>
     public const WebSocketCloseStatus SlowConsumer = (WebSocketCloseStatus)4008;
+
+    /// <summary>
+    /// 4010: the channel's state was lost and it started over beneath the connection (seq would go
+    /// back); reconnect without <c>since</c>.
+    /// </summary>
+    public const WebSocketCloseStatus StateReset = (WebSocketCloseStatus)4010;
 }

@@ -8,14 +8,17 @@ internal interface IEventEmitter
 {
     /// <summary>
     /// Queues <paramref name="channelEvent"/> without blocking. Events at or below the last seq queued
-    /// (in the same epoch) are ignored, so an event is never sent twice.
+    /// are ignored, so an event is never sent twice. An event of another epoch than the connection's
+    /// means the channel started over beneath it: the connection is closed with 4010, so that its
+    /// client never sees seq go back and starts over itself.
     /// </summary>
     void Emit(ChannelEvent channelEvent);
 
     /// <summary>
     /// Ends the hold a new emitter starts in: queues the <paramref name="retained"/> events after the
     /// client's <c>since</c> that precede the live ones queued meanwhile, then starts sending. A
-    /// <c>since</c> beyond the channel's last seq is from an earlier epoch, and counts as 0.
+    /// <c>since</c> of another epoch than the channel's (the client said so, or it is beyond the
+    /// channel's last seq) counts as 0.
     /// </summary>
-    void Release(IReadOnlyList<ChannelEvent> retained);
+    void Release(RetainedEvents retained);
 }

@@ -188,11 +188,11 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         }
 
         /// <summary>
-        /// The broker connection came back: events published meanwhile were not delivered live. Read
-        /// the retained state and deliver it, holding live events until it is in; each emitter drops
-        /// what it has already sent.
+        /// Events may not have been delivered live (the broker connection came back, or the broadcaster
+        /// saw a gap). Read the retained state and deliver it, holding live events until it is in; each
+        /// emitter drops what it has already sent.
         /// </summary>
-        public void OnSubscriptionRestored()
+        public void OnMissedEvents()
         {
             lock (_gate)
             {
@@ -215,7 +215,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
                 var retained = await ReadRetainedWithRetriesAsync();
                 lock (_gate)
                 {
-                    foreach (var channelEvent in retained)
+                    foreach (var channelEvent in retained.Events)
                     {
                         Deliver(channelEvent);
                     }
@@ -241,7 +241,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
         /// The broker may still be coming back (its subscribing connection can return before the other),
         /// so reading is retried for a while, holding live events meanwhile.
         /// </summary>
-        private async Task<IReadOnlyList<ChannelEvent>> ReadRetainedWithRetriesAsync()
+        private async Task<RetainedEvents> ReadRetainedWithRetriesAsync()
         {
             var delay = TimeSpan.FromMilliseconds(100);
             for (var attempt = 1; ; attempt++)
@@ -257,7 +257,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
                 catch (Exception ex)
                 {
                     Log.CatchUpFailed(logger, Name, ex);
-                    return [];
+                    return RetainedEvents.None;
                 }
 
                 await Task.Delay(delay);

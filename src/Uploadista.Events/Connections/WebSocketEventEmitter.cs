@@ -22,6 +22,8 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     private readonly Stream _frames;
     private readonly int _capacity;
     private readonly long _since;
+    private readonly string? _sinceEpoch;
+    private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly WriterSignal _signal = new();
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,7 +35,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     private string? _epoch;
     private long _lastSeq;
     private bool _holding = true;
-    private byte[]? _pong;
+    private bool _pongRequested;
     private WebSocketCloseStatus? _closeStatus;
     private string? _closeDescription;
 
@@ -41,12 +43,16 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     /// <param name="frames">The socket's transport, on which this emitter writes its text frames (a <see cref="FrameStream"/>, shared with the socket).</param>
     /// <param name="capacity">How many events may wait before the queue conflates or overflows.</param>
     /// <param name="since">The last seq the client already has; only later events are sent (see <see cref="Release"/>).</param>
-    public WebSocketEventEmitter(WebSocket socket, Stream frames, int capacity, long since)
+    /// <param name="sinceEpoch">The epoch <paramref name="since"/> belongs to, if the client said; a since of another epoch counts as 0.</param>
+    /// <param name="time">Stamps the pongs.</param>
+    public WebSocketEventEmitter(WebSocket socket, Stream frames, int capacity, long since, string? sinceEpoch, TimeProvider time)
     {
+        _time = time;
         _socket = socket;
         _frames = frames;
         _capacity = capacity;
         _since = since;
+        _sinceEpoch = sinceEpoch;
     }
 
     /// <summary>Gets the close status the server chose, or <see langword="null"/> while none was requested.</summary>
@@ -80,11 +86,32 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     {
         lock (_gate)
         {
-            if (_closeStatus is not null || !Advance(channelEvent))
+            if (_closeStatus is not null)
             {
                 return;
             }
 
+            if (_epoch is not null && channelEvent.Epoch != _epoch)
+            {
+                if (!_holding)
+                {
+                    RequestCloseLocked(CloseStatuses.StateReset, "The channel started over; reconnect without since");
+                    _signal.Set();
+                    return;
+                }
+
+                // Nothing has been sent yet: the newer run replaces what is held.
+                ClearQueueLocked();
+                _lastSeq = 0;
+            }
+
+            _epoch = channelEvent.Epoch;
+            if (channelEvent.Seq <= _lastSeq)
+            {
+                return;
+            }
+
+            _lastSeq = channelEvent.Seq;
             if (_count >= _capacity && !MakeRoomFor(channelEvent))
             {
                 RequestCloseLocked(CloseStatuses.SlowConsumer, "Slow consumer; reconnect with since");
@@ -102,7 +129,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
         _signal.Set();
     }
 
-    public void Release(IReadOnlyList<ChannelEvent> retained)
+    public void Release(RetainedEvents retained)
     {
         lock (_gate)
         {
@@ -117,41 +144,55 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
                 return;
             }
 
-            // The queue holds the live events that arrived during the hold, all of the current epoch.
-            // Retained events of another epoch are stale: the live ones are newer.
+            // The queue holds the live events that arrived during the hold, all of one epoch. If the
+            // retained state is of another, the channel started over during the join and which run is
+            // newer cannot be told: the client starts over too.
             var held = new List<ChannelEvent>(_count);
             while (_count > 0)
             {
                 held.Add(Dequeue());
             }
 
-            var useRetained = retained.Count > 0 && (held.Count == 0 || retained[^1].Epoch == held[0].Epoch);
-            var top = Math.Max(useRetained ? retained[^1].Seq : 0, held.Count > 0 ? held[^1].Seq : 0);
-
-            // A since beyond the channel's last seq comes from an earlier epoch (or is made up): start over.
-            var since = _since <= top ? _since : 0;
-            var firstHeld = held.Count > 0 ? held[0].Seq : long.MaxValue;
-            var merged = new List<ChannelEvent>(held.Count + (useRetained ? retained.Count : 0));
-            if (useRetained)
+            if (held.Count > 0 && retained.Epoch is not null && retained.Epoch != held[0].Epoch)
             {
-                merged.AddRange(retained.Where(e => e.Seq > since && e.Seq < firstHeld));
+                RequestCloseLocked(CloseStatuses.StateReset, "The channel started over; reconnect without since");
             }
-
-            merged.AddRange(held.Where(e => e.Seq > since));
-
-            _queue = new ChannelEvent?[Math.Max(InitialQueueSize, merged.Count)];
-            merged.CopyTo(_queue!);
-            _head = 0;
-            _count = merged.Count;
-            _lastSeq = merged.Count > 0 ? merged[^1].Seq : since;
-            _epoch = merged.Count > 0 ? merged[^1].Epoch : useRetained ? retained[^1].Epoch : _epoch;
+            else
+            {
+                QueueJoinedLocked(retained, held);
+            }
         }
 
         _signal.Set();
     }
 
-    /// <summary>Queues a pong; it goes out before any queued event.</summary>
-    public void SendPong(byte[] frame)
+    /// <summary>Queues what a joining client has not seen: the retained events after its since, then the held live ones.</summary>
+    private void QueueJoinedLocked(RetainedEvents retained, List<ChannelEvent> held)
+    {
+        var epoch = held.Count > 0 ? held[0].Epoch : retained.Epoch;
+        var top = Math.Max(retained.LastSeq, held.Count > 0 ? held[^1].Seq : 0);
+
+        // A since of another epoch (the client said so, or it is beyond the channel's last seq) is
+        // from a run of the channel that was lost: start over.
+        var since = _since <= top && (_sinceEpoch is null || _sinceEpoch == epoch) ? _since : 0;
+        var firstHeld = held.Count > 0 ? held[0].Seq : long.MaxValue;
+        var merged = new List<ChannelEvent>(held.Count + retained.Events.Count);
+        merged.AddRange(retained.Events.Where(e => e.Seq > since && e.Seq < firstHeld));
+        merged.AddRange(held.Where(e => e.Seq > since));
+
+        _queue = new ChannelEvent?[Math.Max(InitialQueueSize, merged.Count)];
+        merged.CopyTo(_queue!);
+        _head = 0;
+        _count = merged.Count;
+        _lastSeq = merged.Count > 0 ? merged[^1].Seq : since;
+        _epoch = epoch;
+    }
+
+    /// <summary>
+    /// Queues a pong; it goes out before any queued event, but not before the join is complete, so
+    /// that it can name the connection's epoch.
+    /// </summary>
+    public void SendPong()
     {
         lock (_gate)
         {
@@ -160,7 +201,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
                 return;
             }
 
-            _pong = frame;
+            _pongRequested = true;
         }
 
         _signal.Set();
@@ -204,7 +245,7 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
                 var count = 0;
                 try
                 {
-                    count = TakeBatch(batch, out var pong, out var closeStatus, out var closeDescription);
+                    count = TakeBatch(batch, out var pongDue, out var epoch, out var closeStatus, out var closeDescription);
                     if (closeStatus is { } status)
                     {
                         if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -215,11 +256,12 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
                         return;
                     }
 
-                    if (count == 0 && pong is null)
+                    if (count == 0 && !pongDue)
                     {
                         break;
                     }
 
+                    var pong = pongDue ? ClientMessage.Pong(_time.GetUtcNow(), epoch) : null;
                     await WriteFramesAsync(batch.AsMemory(0, count), pong, aborted);
                 }
                 finally
@@ -232,24 +274,31 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
     }
 
     /// <summary>Takes what the writer sends next: a close, or a pong and the oldest queued events.</summary>
+    /// <param name="batch">Receives the events.</param>
+    /// <param name="pongDue">Set when a pong is due.</param>
+    /// <param name="epoch">The connection's epoch, for the pong (null while it has none).</param>
+    /// <param name="closeStatus">Set when a close is due.</param>
+    /// <param name="closeDescription">The close's reason.</param>
     /// <returns>The number of events taken into <paramref name="batch"/>.</returns>
-    private int TakeBatch(ChannelEvent?[] batch, out byte[]? pong, out WebSocketCloseStatus? closeStatus, out string? closeDescription)
+    private int TakeBatch(ChannelEvent?[] batch, out bool pongDue, out string? epoch, out WebSocketCloseStatus? closeStatus, out string? closeDescription)
     {
         lock (_gate)
         {
             closeStatus = _closeStatus;
             closeDescription = _closeDescription;
-            pong = null;
-            if (closeStatus is not null)
+            epoch = _epoch;
+            pongDue = false;
+            if (closeStatus is not null || _holding)
             {
                 return 0;
             }
 
-            pong = _pong;
-            _pong = null;
+            pongDue = _pongRequested;
+            _pongRequested = false;
+
             var count = 0;
             var bytes = 0;
-            while (!_holding && _count > 0 && count < BatchEvents && (count == 0 || bytes + _queue[_head]!.Frame.Length <= BatchBytes))
+            while (_count > 0 && count < BatchEvents && (count == 0 || bytes + _queue[_head]!.Frame.Length <= BatchBytes))
             {
                 var next = Dequeue();
                 bytes += next.Frame.Length;
@@ -325,31 +374,15 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
         _closeStatus = status;
         _closeDescription = description;
         _closing.TrySetResult();
-        _pong = null;
+        _pongRequested = false;
+        ClearQueueLocked();
+    }
+
+    private void ClearQueueLocked()
+    {
         Array.Clear(_queue);
         _head = 0;
         _count = 0;
-    }
-
-    /// <summary>
-    /// Whether the event is new to this connection; records it as the last one if so. An event of
-    /// another epoch starts the count over, because its channel's seq did.
-    /// </summary>
-    private bool Advance(ChannelEvent channelEvent)
-    {
-        if (channelEvent.Epoch != _epoch)
-        {
-            _epoch = channelEvent.Epoch;
-            _lastSeq = 0;
-        }
-
-        if (channelEvent.Seq <= _lastSeq)
-        {
-            return false;
-        }
-
-        _lastSeq = channelEvent.Seq;
-        return true;
     }
 
     private void Enqueue(ChannelEvent channelEvent)

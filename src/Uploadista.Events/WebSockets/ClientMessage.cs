@@ -31,7 +31,12 @@ internal static class ClientMessage
         }
     }
 
-    /// <summary>Builds <c>{"type":"pong","timestamp":"..."}</c>.</summary>
-    public static byte[] Pong(DateTimeOffset now)
-        => Encoding.UTF8.GetBytes($"{{\"type\":\"pong\",\"timestamp\":\"{UtcTimestampConverter.ToWireString(now)}\"}}");
+    /// <summary>
+    /// Builds <c>{"type":"pong","timestamp":"...","epoch":"..."}</c>; the epoch is the connection's, for
+    /// resuming with <c>since</c> and <c>epoch</c>, and is left out while the channel has none.
+    /// </summary>
+    public static byte[] Pong(DateTimeOffset now, string? epoch)
+        => Encoding.UTF8.GetBytes(epoch is null
+            ? $"{{\"type\":\"pong\",\"timestamp\":\"{UtcTimestampConverter.ToWireString(now)}\"}}"
+            : $"{{\"type\":\"pong\",\"timestamp\":\"{UtcTimestampConverter.ToWireString(now)}\",\"epoch\":\"{epoch}\"}}");
 }

@@ -73,6 +73,13 @@ internal sealed class WebSocketConnectionHandler
             return;
         }
 
+        if (!TryReadEpoch(context, out var sinceEpoch))
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, "invalid_epoch",
+                $"epoch must be the one a pong named: 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
+            return;
+        }
+
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.Headers.Upgrade = "websocket";
@@ -111,7 +118,7 @@ internal sealed class WebSocketConnectionHandler
                 return;
             }
 
-            await RunAsync(socket, frames, admission!, channel, since, aborted);
+            await RunAsync(socket, frames, admission!, channel, since, sinceEpoch, aborted);
         }
     }
 
@@ -169,10 +176,11 @@ internal sealed class WebSocketConnectionHandler
         }
     }
 
-    private async Task RunAsync(WebSocket socket, FrameStream frames, ConnectionTracker.Admission admission, string channel, long since, CancellationToken aborted)
+    private async Task RunAsync(
+        WebSocket socket, FrameStream frames, ConnectionTracker.Admission admission, string channel, long since, string? sinceEpoch, CancellationToken aborted)
     {
         Log.ConnectionOpened(_logger, channel, since);
-        var emitter = new WebSocketEventEmitter(socket, frames, _options.SendQueueCapacity, since);
+        var emitter = new WebSocketEventEmitter(socket, frames, _options.SendQueueCapacity, since, sinceEpoch, _time);
         admission.Attach(emitter);
         var writer = WriteAsync(emitter, channel, aborted);
         IAsyncDisposable? membership = null;
@@ -342,7 +350,7 @@ internal sealed class WebSocketConnectionHandler
 
             if (isPing)
             {
-                emitter.SendPong(ClientMessage.Pong(_time.GetUtcNow()));
+                emitter.SendPong();
             }
 
             return null;
@@ -414,6 +422,13 @@ internal sealed class WebSocketConnectionHandler
             1 => long.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out since),
             _ => false,
         };
+    }
+
+    private static bool TryReadEpoch(HttpContext context, out string? epoch)
+    {
+        var values = context.Request.Query["epoch"];
+        epoch = values.Count == 1 ? values[0] : null;
+        return values.Count == 0 || Channels.IsValidId(epoch);
     }
 
     private static Task RefuseAsync(HttpContext context, int status, string error, string message)

@@ -29,11 +29,16 @@ public abstract class BroadcasterContractTests : IAsyncLifetime
     {
         var broadcaster = await StartAsync();
 
-        var a = new[] { await Publish(broadcaster, "upload:a"), await Publish(broadcaster, "upload:a"), await Publish(broadcaster, "upload:a") };
-        var b = new[] { await Publish(broadcaster, "upload:b"), await Publish(broadcaster, "upload:b") };
+        var seqs = new List<(string, long)>();
+        foreach (var channel in new[] { "upload:a", "upload:a", "upload:b", "upload:a", "upload:b" })
+        {
+            seqs.Add((channel, await Publish(broadcaster, channel)));
+        }
 
-        a.Should().Equal(1, 2, 3);
-        b.Should().Equal(1, 2);
+        seqs.Should().Equal(("upload:a", 1L), ("upload:a", 2L), ("upload:b", 1L), ("upload:a", 3L), ("upload:b", 2L));
+        (await broadcaster.GetRetainedAsync("upload:a", 0)).Events.Select(e => e.Seq).Should().Equal(1, 2, 3);
+        (await broadcaster.GetRetainedAsync("upload:b", 0)).Events.Select(e => e.Seq).Should().Equal(1, 2);
+        (await broadcaster.GetRetainedAsync("upload:a", 0)).LastSeq.Should().Be(3);
     }
 
     [Fact]
@@ -107,14 +112,14 @@ public abstract class BroadcasterContractTests : IAsyncLifetime
 
         await Publish(broadcaster, "flow:j", """{"type":"flow_complete","jobId":"j","outputs":{}}""");
 
-        var retained = await broadcaster.GetRetainedAsync("flow:j", 0);
+        var retained = (await broadcaster.GetRetainedAsync("flow:j", 0)).Events;
 
         retained.Select(e => e.Seq).Should().Equal(1, 5, 6, 7);
         retained.Select(e => e.ConflationKey).Should().Equal(null, "flow_progress:j:b", "flow_progress:j:a", null);
         RecordingSubscriber.Text(retained[2]).Should().Contain("\"nodeId\":\"a\"").And.EndWith("\"progress\":1,\"seq\":6}");
-        (await broadcaster.GetRetainedAsync("flow:j", 5)).Select(e => e.Seq).Should().Equal(6, 7);
-        (await broadcaster.GetRetainedAsync("flow:j", 7)).Should().BeEmpty();
-        (await broadcaster.GetRetainedAsync("flow:never", 0)).Should().BeEmpty();
+        (await broadcaster.GetRetainedAsync("flow:j", 5)).Events.Select(e => e.Seq).Should().Equal(6, 7);
+        (await broadcaster.GetRetainedAsync("flow:j", 7)).Events.Should().BeEmpty();
+        (await broadcaster.GetRetainedAsync("flow:never", 0)).Events.Should().BeEmpty();
     }
 
     [Fact]
@@ -127,7 +132,7 @@ public abstract class BroadcasterContractTests : IAsyncLifetime
             await Publish(broadcaster, "upload:bounded");
         }
 
-        (await broadcaster.GetRetainedAsync("upload:bounded", 0)).Select(e => e.Seq).Should().Equal(3, 4, 5);
+        (await broadcaster.GetRetainedAsync("upload:bounded", 0)).Events.Select(e => e.Seq).Should().Equal(3, 4, 5);
     }
 
     [Fact]
@@ -135,14 +140,14 @@ public abstract class BroadcasterContractTests : IAsyncLifetime
     {
         var broadcaster = await StartAsync(o => o.RetentionPeriod = TimeSpan.FromMilliseconds(300));
         await Publish(broadcaster, "upload:expiring");
-        var before = (await broadcaster.GetRetainedAsync("upload:expiring", 0)).Single();
+        var before = (await broadcaster.GetRetainedAsync("upload:expiring", 0)).Events.Single();
 
         await Eventually.HoldsAsync(
-            () => broadcaster.GetRetainedAsync("upload:expiring", 0).AsTask().GetAwaiter().GetResult().Count == 0,
+            () => broadcaster.GetRetainedAsync("upload:expiring", 0).AsTask().GetAwaiter().GetResult().Events.Count == 0,
             "the retained event expired");
         (await Publish(broadcaster, "upload:expiring")).Should().Be(1);
 
-        var after = (await broadcaster.GetRetainedAsync("upload:expiring", 0)).Single();
+        var after = (await broadcaster.GetRetainedAsync("upload:expiring", 0)).Events.Single();
         after.Epoch.Should().NotBe(before.Epoch);
     }
 

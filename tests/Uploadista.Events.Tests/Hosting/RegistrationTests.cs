@@ -123,7 +123,7 @@ public sealed class RegistrationTests
         public ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default)
             => ValueTask.FromException<IAsyncDisposable>(new InvalidOperationException("broker down"));
 
-        public ValueTask<IReadOnlyList<ChannelEvent>> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
-            => ValueTask.FromException<IReadOnlyList<ChannelEvent>>(new InvalidOperationException("broker down"));
+        public ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
+            => ValueTask.FromException<RetainedEvents>(new InvalidOperationException("broker down"));
     }
 }

@@ -8,7 +8,8 @@ public sealed class RecordingSubscriber : IChannelSubscriber
     private readonly Lock _gate = new();
     private readonly List<ChannelEvent> _events = [];
 
-    public int Restored { get; private set; }
+    /// <summary>Gets how many times the broadcaster said events may have been missed.</summary>
+    public int MissedEvents { get; private set; }
 
     public IReadOnlyList<ChannelEvent> Events
     {
@@ -29,7 +30,7 @@ public sealed class RecordingSubscriber : IChannelSubscriber
         }
     }
 
-    public void OnSubscriptionRestored() => Restored++;
+    public void OnMissedEvents() => MissedEvents++;
 
     public async Task<IReadOnlyList<ChannelEvent>> WaitForAsync(int count, TimeSpan? timeout = null)
     {

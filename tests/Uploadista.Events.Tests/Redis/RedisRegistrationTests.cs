@@ -37,23 +37,55 @@ public sealed class RedisRegistrationTests(RedisFixture redis) : IClassFixture<R
     }
 
     [Fact]
-    public async Task Existing_connections_are_used_and_left_open()
+    public async Task The_application_s_own_connection_is_used_for_everything_and_left_open()
     {
-        var publisher = await ConnectionMultiplexer.ConnectAsync(redis.Server.Configuration);
-        var subscriber = await ConnectionMultiplexer.ConnectAsync(redis.Server.Configuration);
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.Server.Configuration);
         var prefix = RedisFixture.UniquePrefix();
+        var clientsBefore = await ConnectedClientsAsync();
 
-        await using (var server = await EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(publisher, subscriber, o => o.ChannelPrefix = prefix)))
+        await using (var server = await EventsServer.StartAsync(services: s =>
+        {
+            // As an application that registers its own connection (Aspire's AddRedisClient does) would.
+            s.AddSingleton<IConnectionMultiplexer>(multiplexer);
+            s.AddUploadistaEvents()
+                .AddRedis(provider => provider.GetRequiredService<IConnectionMultiplexer>())
+                .AddRedis(o => o.ChannelPrefix = prefix);
+        }))
         {
             await using var socket = await server.JoinUploadAsync("existing");
             await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "existing", Error = "e" });
             (await socket.ReceiveJsonAsync()).GetProperty("seq").GetInt64().Should().Be(1);
-            (await publisher.GetDatabase().KeyExistsAsync($"{prefix}{{upload:existing}}:r")).Should().BeTrue();
+            (await multiplexer.GetDatabase().KeyExistsAsync($"{prefix}{{upload:existing}}:2l")).Should().BeTrue();
+            (await ConnectedClientsAsync()).Should().Be(clientsBefore, "no connection of its own was opened");
         }
 
-        publisher.IsConnected.Should().BeTrue("the application owns the connections it passed in");
-        (await subscriber.GetSubscriber().PingAsync()).Should().BePositive();
-        await publisher.DisposeAsync();
-        await subscriber.DisposeAsync();
+        multiplexer.IsConnected.Should().BeTrue("the application owns the connection it passed in");
+        (await multiplexer.GetSubscriber().PingAsync()).Should().BePositive();
+        await multiplexer.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task One_connection_of_its_own_does_both_publishing_and_pub_sub()
+    {
+        var prefix = RedisFixture.UniquePrefix();
+        var clientsBefore = await ConnectedClientsAsync();
+
+        await using var server = await EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
+        {
+            o.Configuration = redis.Server.Configuration;
+            o.ChannelPrefix = prefix;
+        }));
+        await using var socket = await server.JoinUploadAsync("own");
+        await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "own", Error = "e" });
+        (await socket.ReceiveJsonAsync()).GetProperty("seq").GetInt64().Should().Be(1);
+
+        // One multiplexer: its interactive connection and its subscription connection.
+        (await ConnectedClientsAsync()).Should().Be(clientsBefore + 2);
+    }
+
+    private async Task<int> ConnectedClientsAsync()
+    {
+        var list = await redis.Server.CliAsync("CLIENT", "LIST");
+        return list.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(line => !line.Contains("cmd=client", StringComparison.Ordinal));
     }
 }
