@@ -21,4 +21,11 @@ internal interface IEventEmitter
     /// channel's last seq) counts as 0.
     /// </summary>
     void Release(RetainedEvents retained);
+
+    /// <summary>
+    /// Whether the client's <c>since</c> belongs to the channel's current run as
+    /// <paramref name="retained"/> describes it; if not, the client starts over and needs every
+    /// retained event, not only those after its since.
+    /// </summary>
+    bool CanResume(RetainedEvents retained);
 }

@@ -52,6 +52,11 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, ILogge
             // nothing published in between is missed; the emitter drops what it sees twice.
             channel.Add(emitter);
             var retained = await broadcaster.GetRetainedAsync(channelName, since, cancellationToken);
+            if (since > 0 && !emitter.CanResume(retained))
+            {
+                retained = await broadcaster.GetRetainedAsync(channelName, 0, cancellationToken);
+            }
+
             emitter.Release(retained);
             return membership;
         }

@@ -166,6 +166,9 @@ internal sealed class WebSocketEventEmitter : IEventEmitter
         _signal.Set();
     }
 
+    public bool CanResume(RetainedEvents retained)
+        => _since <= retained.LastSeq && (_sinceEpoch is null || _sinceEpoch == retained.Epoch);
+
     /// <summary>Queues what a joining client has not seen: the retained events after its since, then the held live ones.</summary>
     private void QueueJoinedLocked(RetainedEvents retained, List<ChannelEvent> held)
     {

@@ -79,6 +79,40 @@ public abstract class DeliveryGuaranteeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_since_beyond_the_channel_s_last_seq_or_of_another_epoch_starts_over()
+    {
+        var host = await HostAsync();
+        var other = await PeerAsync(host);
+        await host.Publisher.PublishAsync(new UploadStartedEvent { UploadId = "over", Filename = "f", Size = 10 });
+        await host.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = "over", Url = "https://example.com/f" });
+
+        foreach (var query in new[] { "?since=9", "?since=1&epoch=another-run" })
+        {
+            await using var socket = await TestSocket.ConnectAsync(other.UploadSocketUri("over", query));
+            var frames = new[] { await socket.ReceiveJsonAsync(), await socket.ReceiveJsonAsync() };
+            frames.Select(f => f.GetProperty("seq").GetInt64()).Should().Equal([1L, 2L], $"{query} is from a run the channel no longer has");
+        }
+    }
+
+    [Fact]
+    public async Task A_since_with_the_epoch_a_pong_named_resumes_exactly()
+    {
+        var host = await HostAsync();
+        var other = await PeerAsync(host);
+        await using var first = await host.JoinUploadAsync("named");
+        await other.Publisher.PublishAsync(new UploadStartedEvent { UploadId = "named", Filename = "f", Size = 10 });
+        await first.ReceiveJsonAsync();
+        await first.SendAsync("""{"type":"ping"}""");
+        var epoch = (await first.ReceiveJsonAsync()).GetProperty("epoch").GetString();
+        await other.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = "named", Url = "https://example.com/f" });
+
+        await using var resumed = await TestSocket.ConnectAsync(other.UploadSocketUri("named", $"?since=1&epoch={epoch}"));
+        var next = await resumed.ReceiveJsonAsync();
+
+        (next.GetProperty("seq").GetInt64(), next.GetProperty("type").GetString()).Should().Be((2L, "upload_complete"));
+    }
+
+    [Fact]
     public async Task Two_instances_publishing_to_one_upload_at_once_give_every_socket_seq_one_by_one()
     {
         const int PerInstance = 300;

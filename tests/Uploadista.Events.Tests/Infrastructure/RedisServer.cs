@@ -96,6 +96,12 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the server (SIGSTOP): connections stay open, nothing is answered, until <see cref="ThawAsync"/>.</summary>
+    public Task FreezeAsync() => SignalAsync("-STOP");
+
+    /// <summary>Lets a frozen server run again (SIGCONT); it then answers what it was sent meanwhile.</summary>
+    public Task ThawAsync() => SignalAsync("-CONT");
+
     /// <summary>Starts the server again on the same port, empty.</summary>
     public async Task RestartAsync()
     {
@@ -154,6 +160,14 @@ public sealed class RedisServer : IAsyncDisposable
         {
             Directory.Delete(_directory, recursive: true);
         }
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("Only a redis-server started by the tests can be frozen.");
+        using var kill = Process.Start("kill", [signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+        kill.ExitCode.Should().Be(0);
     }
 
     private static RedisServer Parse(string external)
