@@ -1,6 +1,6 @@
 // Uploadista.Events browser client: watches uploads and processing jobs over WebSockets, reconnects
-// with exponential backoff and jitter, and resumes with `since` so nothing retained is missed.
-// An ES module with no dependencies. See docs/browser-client.md.
+// with exponential backoff and jitter, and resumes with `since` (and the run of seqs it belongs to) so
+// nothing retained is missed. An ES module with no dependencies. See docs/browser-client.md.
 
 /** Close statuses after which retrying cannot help: the server refused this client (docs/protocol.md). */
 const REFUSED = new Map([
@@ -13,6 +13,9 @@ const CLIENT_FAULTS = new Set([1003, 1007, 1008, 1009]);
 
 /** A connection that stayed open this long (ms) starts the backoff over. */
 const STABLE_AFTER = 5000;
+
+/** The server closes with this when the channel started over beneath the connection: reconnect without since. */
+const STARTED_OVER = 4010;
 
 /** Connects to the Uploadista.Events WebSocket endpoints of one server. */
 export class UploadistaEvents {
@@ -62,6 +65,7 @@ export class Subscription {
     this.path = path;
     this.token = token;
     this.lastSeq = since;
+    this.epoch = null; // the run of seqs lastSeq belongs to, as a pong names it
     this.onEvent = onEvent;
     this.onState = onState;
     this.state = "connecting";
@@ -82,13 +86,16 @@ export class Subscription {
   connect() {
     const query = new URLSearchParams();
     if (this.lastSeq > 0) query.set("since", String(this.lastSeq));
+    if (this.lastSeq > 0 && this.epoch) query.set("epoch", this.epoch);
     if (this.token) query.set("token", this.token);
     const url = `${this.client.url}/${this.path}${query.size ? `?${query}` : ""}`;
     const socket = new this.client.WebSocket(url);
     this.socket = socket;
     let openedAt = 0;
+    let askedForEpoch = false;
 
     socket.onopen = () => {
+      if (this.socket !== socket) return;
       openedAt = Date.now();
       this.setState("open");
     };
@@ -100,8 +107,20 @@ export class Subscription {
       } catch {
         return; // the server only sends JSON; ignore anything else rather than break the page
       }
-      if (typeof message.seq !== "number") return; // a pong
-      // seq only goes down when the server lost the channel's state (a reset): take it as the new start.
+      if (typeof message.seq !== "number") {
+        // A pong names the run of seqs this connection is in, so that a resume after a reset of the
+        // server's state is never taken for one within the run it knew.
+        if (message.type === "pong" && typeof message.epoch === "string") this.epoch = message.epoch;
+        return;
+      }
+      // A connection's events are all of one run; ask which, once, as soon as there is one.
+      if (!askedForEpoch) {
+        askedForEpoch = true;
+        this.epoch = null;
+        socket.send(JSON.stringify({ type: "ping" }));
+      }
+      // seq never goes down on a connection (the server closes it with 4010 instead); an older
+      // server may still do it after losing its state: take it as the new start.
       this.lastSeq = message.seq;
       this.attempt = 0;
       this.onEvent(message);
@@ -117,6 +136,12 @@ export class Subscription {
       if (CLIENT_FAULTS.has(event.code)) {
         this.setState("failed", { code: event.code, reason: event.reason });
         return;
+      }
+      if (event.code === STARTED_OVER) {
+        // The server lost the channel's state and it started over: what this client has is from the
+        // lost run, so it asks for everything.
+        this.lastSeq = 0;
+        this.epoch = null;
       }
       if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
       const ceiling = Math.min(this.client.maxDelay, this.client.minDelay * 2 ** this.attempt);

@@ -117,6 +117,51 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
     }
 
     [Fact]
+    public async Task The_client_resumes_with_since_and_the_epoch_a_pong_named_and_starts_over_after_4010()
+    {
+        var app = await StartSampleAsync();
+        var page = await OpenAsync(app.Urls.Single());
+
+        // The module itself, driven through a scripted socket: which URLs it opens, what it sends.
+        var opened = await page.EvaluateAsync<string[]>("""
+            async () => {
+              const { UploadistaEvents } = await import("/js/uploadista-events.js");
+              const sockets = [];
+              class ScriptedSocket {
+                constructor(url) { this.url = url; this.sent = []; sockets.push(this); setTimeout(() => { this.onopen?.(); this.isOpen = true; }, 0); }
+                send(text) { this.sent.push(JSON.parse(text)); }
+                close() {}
+              }
+              const opened = async (count) => {
+                const deadline = Date.now() + 10000;
+                while (!sockets[count - 1]?.isOpen) {
+                  if (Date.now() > deadline) throw new Error(`the client did not open socket ${count}`);
+                  await new Promise((resolve) => setTimeout(resolve, 1));
+                }
+                return sockets[count - 1];
+              };
+              const client = new UploadistaEvents({ url: "ws://example.test/uploadista", WebSocket: ScriptedSocket, minDelay: 1, maxDelay: 2 });
+              client.watchUpload("u1", {});
+              let socket = await opened(1);
+              for (const seq of [1, 2, 3]) socket.onmessage({ data: JSON.stringify({ type: "upload_progress", uploadId: "u1", seq }) });
+              if (socket.sent.length !== 1 || socket.sent[0].type !== "ping") throw new Error("the client did not ask for the epoch once");
+              socket.onmessage({ data: JSON.stringify({ type: "pong", timestamp: "2026-11-29T10:00:00.000Z", epoch: "1764410000.123456" }) });
+              socket.onclose({ code: 1006 });
+              socket = await opened(2);
+              socket.onclose({ code: 4010, reason: "The channel started over" });
+              await opened(3);
+              return sockets.map((s) => s.url);
+            }
+            """);
+
+        opened.Should().Equal(
+            "ws://example.test/uploadista/ws/upload/u1",
+            "ws://example.test/uploadista/ws/upload/u1?since=3&epoch=1764410000.123456",
+            "ws://example.test/uploadista/ws/upload/u1");
+        _pageErrors.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task A_page_served_by_one_instance_watches_an_upload_sent_to_another_through_redis()
     {
         var prefix = RedisFixture.UniquePrefix();
