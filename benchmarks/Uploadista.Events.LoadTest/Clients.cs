@@ -32,7 +32,9 @@ internal sealed class RunStats
 /// <summary>A load client: one WebSocket on one upload, reading until told to stop.</summary>
 internal abstract class BenchClient : IAsyncDisposable
 {
-    private readonly byte[] _buffer = new byte[16 * 1024];
+    // Grows when a message does not fit: SignalR puts every queued invocation into one message, which
+    // under a backlog goes well past 16 KB (with a full buffer, ReceiveAsync would return 0 bytes forever).
+    private byte[] _buffer = new byte[16 * 1024];
     private Task? _reading;
 
     protected BenchClient(string uploadId) => UploadId = uploadId;
@@ -64,6 +66,11 @@ internal abstract class BenchClient : IAsyncDisposable
         var length = 0;
         while (true)
         {
+            if (length == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
             var result = await Socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close)
             {
