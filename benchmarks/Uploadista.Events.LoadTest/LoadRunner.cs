@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Uploadista.Events.LoadTest;
 
 /// <summary>Runs every scenario on both systems, alternating round by round, and reports medians and ratios.</summary>
@@ -37,8 +39,10 @@ internal sealed class LoadRunner(LoadOptions options)
                     string[] order = round % 2 == 1 ? [Systems.Uploadista, Systems.SignalR] : [Systems.SignalR, Systems.Uploadista];
                     foreach (var system in order)
                     {
+                        var started = Stopwatch.GetTimestamp();
                         var result = await new ScenarioRun(scenario, system, options, redis).RunAsync();
-                        Console.WriteLine($"  {scenario.Name,-13} round {round} {system,-17} {Report.Describe(scenario, result)}");
+                        // The run's wall time, servers' start and sockets' connect included: where the time budget goes.
+                        Console.WriteLine($"  {scenario.Name,-13} round {round} {system,-17} {Report.Describe(scenario, result)}  [{Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s]");
                         (results.TryGetValue((scenario.Name, system), out var list) ? list : results[(scenario.Name, system)] = []).Add(result);
                     }
                 }
