@@ -3,18 +3,26 @@ using System.Diagnostics;
 namespace Uploadista.Events.LoadTest;
 
 /// <summary>
-/// The publishing side of a load run, the same for both systems: events go round-robin over the
-/// uploads "u-0" .. "u-{uploads-1}", each carrying the moment it was published (Stopwatch ticks,
-/// comparable across processes on one machine) so that clients can measure latency.
+/// The publishing side of the socket scenarios, the same for both systems: events go round-robin over
+/// uploads 0 .. uploads-1 (the servers name them with <see cref="BenchIds"/>), each carrying the moment
+/// it was published (Stopwatch ticks, comparable across processes on one machine) so that clients can
+/// measure latency.
 /// </summary>
-public static class BenchPublisher
+internal static class BenchPublisher
 {
     /// <summary>The most publishes in flight at once.</summary>
     private const int MaxInFlight = 256;
 
+    /// <summary>
+    /// How much longer than its <c>seconds</c> a paced run may publish. A system that cannot hold the
+    /// rate stops there, short of its events, and shows a lower achieved rate, rather than stretching
+    /// the run to as long as its backlog takes.
+    /// </summary>
+    private const double PacedDeadline = 1.2;
+
     /// <summary>Publishes <paramref name="count"/> events as fast as they go, or at <paramref name="rate"/> a second for <paramref name="seconds"/>.</summary>
-    /// <returns>Events published per upload.</returns>
-    public static async Task<long[]> RunAsync(int uploads, long count, double rate, double seconds, Func<int, long, ValueTask> publish)
+    /// <returns>Events published per upload, and the time it took until the last publish completed.</returns>
+    public static async Task<PublishResult> RunAsync(int uploads, long count, double rate, double seconds, Func<int, long, ValueTask> publish)
     {
         var perUpload = new long[uploads];
         using var inFlight = new SemaphoreSlim(MaxInFlight);
@@ -22,7 +30,8 @@ public static class BenchPublisher
         long published = 0;
         var started = Stopwatch.GetTimestamp();
         var total = rate > 0 ? (long)(rate * seconds) : count;
-        while (published < total)
+        var deadline = rate > 0 ? TimeSpan.FromSeconds(seconds * PacedDeadline) : TimeSpan.MaxValue;
+        while (published < total && Stopwatch.GetElapsedTime(started) < deadline)
         {
             var due = rate > 0 ? Math.Min(total, (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * rate)) : total;
             if (due <= published)
@@ -31,7 +40,7 @@ public static class BenchPublisher
                 continue;
             }
 
-            for (; published < due; published++)
+            for (; published < due && Stopwatch.GetElapsedTime(started) < deadline; published++)
             {
                 var upload = (int)(published % uploads);
                 perUpload[upload]++;
@@ -43,7 +52,7 @@ public static class BenchPublisher
         }
 
         await Task.WhenAll(pending);
-        return perUpload;
+        return new PublishResult(perUpload, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     private static async Task PublishOneAsync(int upload, SemaphoreSlim inFlight, Func<int, long, ValueTask> publish)

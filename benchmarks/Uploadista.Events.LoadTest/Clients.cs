@@ -1,50 +1,40 @@
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using HdrHistogram;
 
 namespace Uploadista.Events.LoadTest;
 
-/// <summary>What the clients of one run observed.</summary>
-internal sealed class RunStats
-{
-    private long _deliveries;
-    private long _outOfOrder;
-
-    /// <summary>Publish-to-receive latency in microseconds, up to a minute.</summary>
-    public LongConcurrentHistogram Latency { get; } = new(1, 60_000_000, 3);
-
-    public long Deliveries => Interlocked.Read(ref _deliveries);
-
-    public long OutOfOrder => Interlocked.Read(ref _outOfOrder);
-
-    public void Record(long publishedAt)
-    {
-        var micros = (Stopwatch.GetTimestamp() - publishedAt) * 1_000_000 / Stopwatch.Frequency;
-        Latency.RecordValue(Math.Clamp(micros, 1, Latency.HighestTrackableValue));
-        Interlocked.Increment(ref _deliveries);
-    }
-
-    public void RecordOutOfOrder() => Interlocked.Increment(ref _outOfOrder);
-}
-
-/// <summary>A load client: one WebSocket on one upload, reading until told to stop.</summary>
+/// <summary>
+/// A load client: one WebSocket on one upload, reading until told to stop and handing each event's
+/// JSON object to its <see cref="IEventSink"/>.
+/// </summary>
 internal abstract class BenchClient : IAsyncDisposable
 {
-    private readonly byte[] _buffer = new byte[16 * 1024];
+    // Grows when a message does not fit: SignalR puts every queued invocation into one message, which
+    // under a backlog goes well past 16 KB (with a full buffer, ReceiveAsync would return 0 bytes forever).
+    private byte[] _buffer = new byte[16 * 1024];
     private Task? _reading;
 
-    protected BenchClient(string uploadId) => UploadId = uploadId;
+    protected BenchClient(int upload, string uploadId, IEventSink sink)
+    {
+        Upload = upload;
+        UploadId = uploadId;
+        Sink = sink;
+    }
+
+    /// <summary>The upload's number in its run.</summary>
+    public int Upload { get; }
 
     public string UploadId { get; }
+
+    public IEventSink Sink { get; }
 
     protected ClientWebSocket Socket { get; } = new();
 
     /// <summary>Connects and waits until the socket is subscribed.</summary>
     public abstract Task ConnectAsync(Uri server, CancellationToken cancellationToken);
 
-    public void StartReading(RunStats stats, CancellationToken stop) => _reading = ReadAsync(stats, stop);
+    public void StartReading(CancellationToken stop) => _reading = ReadAsync(stop);
 
     public virtual async ValueTask DisposeAsync()
     {
@@ -57,13 +47,18 @@ internal abstract class BenchClient : IAsyncDisposable
         Socket.Dispose();
     }
 
-    protected abstract void OnMessage(ReadOnlySpan<byte> message, RunStats stats);
+    protected abstract void OnMessage(ReadOnlySpan<byte> message);
 
     protected async Task<ReadOnlyMemory<byte>> ReceiveMessageAsync(CancellationToken cancellationToken)
     {
         var length = 0;
         while (true)
         {
+            if (length == _buffer.Length)
+            {
+                Array.Resize(ref _buffer, _buffer.Length * 2);
+            }
+
             var result = await Socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close)
             {
@@ -81,55 +76,25 @@ internal abstract class BenchClient : IAsyncDisposable
     protected Task SendAsync(string text, CancellationToken cancellationToken)
         => Socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, cancellationToken);
 
-    private async Task ReadAsync(RunStats stats, CancellationToken stop)
+    private async Task ReadAsync(CancellationToken stop)
     {
         try
         {
             while (!stop.IsCancellationRequested)
             {
                 var message = await ReceiveMessageAsync(stop);
-                OnMessage(message.Span, stats);
+                OnMessage(message.Span);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
         }
     }
-
-    /// <summary>Reads the publish time out of the "error" field of an event object.</summary>
-    protected static bool TryReadEvent(ref Utf8JsonReader reader, out long publishedAt, out long seq)
-    {
-        publishedAt = 0;
-        seq = 0;
-        var depth = reader.CurrentDepth;
-        while (reader.Read() && reader.CurrentDepth > depth)
-        {
-            if (reader.TokenType != JsonTokenType.PropertyName)
-            {
-                continue;
-            }
-
-            if (reader.ValueTextEquals("error"u8))
-            {
-                reader.Read();
-                publishedAt = long.Parse(reader.ValueSpan, System.Globalization.CultureInfo.InvariantCulture);
-            }
-            else if (reader.ValueTextEquals("seq"u8))
-            {
-                reader.Read();
-                seq = reader.GetInt64();
-            }
-        }
-
-        return publishedAt != 0;
-    }
 }
 
-/// <summary>A client of Uploadista.Events: a plain WebSocket on /uploadista/ws/upload/{id}.</summary>
-internal sealed class UploadistaClient(string uploadId) : BenchClient(uploadId)
+/// <summary>A client of Uploadista.Events: a plain WebSocket on /uploadista/ws/upload/{id}; each message is one event.</summary>
+internal sealed class UploadistaClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
 {
-    private long _lastSeq;
-
     public override async Task ConnectAsync(Uri server, CancellationToken cancellationToken)
     {
         await Socket.ConnectAsync(new Uri(server, $"/uploadista/ws/upload/{UploadId}"), cancellationToken);
@@ -137,28 +102,14 @@ internal sealed class UploadistaClient(string uploadId) : BenchClient(uploadId)
         await ReceiveMessageAsync(cancellationToken); // the pong: joined
     }
 
-    protected override void OnMessage(ReadOnlySpan<byte> message, RunStats stats)
-    {
-        var reader = new Utf8JsonReader(message);
-        reader.Read();
-        if (TryReadEvent(ref reader, out var publishedAt, out var seq))
-        {
-            if (seq != _lastSeq + 1 && _lastSeq != 0)
-            {
-                stats.RecordOutOfOrder();
-            }
-
-            _lastSeq = seq;
-            stats.Record(publishedAt);
-        }
-    }
+    protected override void OnMessage(ReadOnlySpan<byte> message) => Sink.OnEvent(message);
 }
 
 /// <summary>
 /// A client of the SignalR hub, speaking its JSON protocol on a raw WebSocket (no negotiate, as the
 /// SignalR clients do with SkipNegotiation): handshake, join the upload's group, then read invocations.
 /// </summary>
-internal sealed class SignalRClient(string uploadId) : BenchClient(uploadId)
+internal sealed class SignalRClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
 {
     private const char RecordSeparator = '\u001e';
     private Timer? _keepAlive;
@@ -177,7 +128,7 @@ internal sealed class SignalRClient(string uploadId) : BenchClient(uploadId)
         _keepAlive = new Timer(_ => _ = SendAsync("""{"type":6}""" + RecordSeparator, CancellationToken.None), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
     }
 
-    protected override void OnMessage(ReadOnlySpan<byte> message, RunStats stats)
+    protected override void OnMessage(ReadOnlySpan<byte> message)
     {
         // Several records may share one WebSocket message.
         foreach (var range in message.Split((byte)RecordSeparator))
@@ -188,12 +139,15 @@ internal sealed class SignalRClient(string uploadId) : BenchClient(uploadId)
                 continue;
             }
 
+            // {"type":1,"target":"event","arguments":[{ the event }]}: hand over the argument object.
             var reader = new Utf8JsonReader(record);
             while (reader.Read())
             {
-                if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 2 && TryReadEvent(ref reader, out var publishedAt, out _))
+                if (reader.TokenType == JsonTokenType.StartObject && reader.CurrentDepth == 2)
                 {
-                    stats.Record(publishedAt);
+                    var start = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    Sink.OnEvent(record[start..(int)reader.BytesConsumed]);
                 }
             }
         }

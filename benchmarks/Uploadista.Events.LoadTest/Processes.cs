@@ -33,10 +33,14 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server: ours (this program in server mode) or the SignalR one.</summary>
-    public static async Task<ChildProcess> StartServerAsync(string system, string redis, string prefix)
+    /// <param name="system">Which: <see cref="Systems.Uploadista"/> or <see cref="Systems.SignalR"/>.</param>
+    /// <param name="redis">The Redis to use, host:port.</param>
+    /// <param name="prefix">The key and channel prefix, fresh for each run.</param>
+    /// <param name="flags">More arguments for the server, such as <see cref="UploadistaServer.DefaultProgressInterval"/>.</param>
+    public static async Task<ChildProcess> StartServerAsync(string system, string redis, string prefix, string[] flags)
     {
         var port = FreePort();
-        string[] common = ["--urls", $"http://127.0.0.1:{port}", "--redis", redis, "--prefix", prefix];
+        string[] common = ["--urls", $"http://127.0.0.1:{port}", "--redis", redis, "--prefix", prefix, .. flags];
         var child = system == Systems.Uploadista
             ? Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common])
             : Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]);

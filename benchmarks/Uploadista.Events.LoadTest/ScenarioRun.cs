@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Uploadista.Events.LoadTest;
+
+/// <summary>
+/// One run of one scenario on one system: two fresh server processes (A holds the sockets, B
+/// publishes), the clients in this process, the publishing, and the figures.
+/// </summary>
+internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions options, ChildProcess redis)
+{
+    /// <summary>What the publishing phase did, the same for every kind of scenario.</summary>
+    /// <param name="Expected">Deliveries due: events on each upload times the sockets on it.</param>
+    /// <param name="Published">Events published (for the uploads workload, past the throttle).</param>
+    /// <param name="Seconds">How long publishing took, first publish to the last one completed.</param>
+    /// <param name="Calls">Uploads workload: events handed to the publisher, before the throttle.</param>
+    /// <param name="Finished">Uploads workload: uploads whose every event was published.</param>
+    private sealed record Publishing(long Expected, long Published, double Seconds, long Calls = 0, int Finished = 0);
+
+    private readonly string _run = BenchIds.NewRun();
+    private readonly RunStats _stats = new();
+    private long[] _socketsOn = [];
+
+    public async Task<RunResult> RunAsync()
+    {
+        // A fresh key prefix per run (and fresh upload ids, through _run): nothing retained by another
+        // run is ever seen. The uploads workload keeps the library's default progress throttle.
+        var prefix = $"b{Guid.NewGuid():N}:";
+        string[] flags = scenario.Kind == ScenarioKind.Uploads ? UploadistaServer.DefaultProgressInterval : [];
+        var redisConfiguration = $"127.0.0.1:{redis.Port}";
+        var servers = await Task.WhenAll(
+            ChildProcess.StartServerAsync(system, redisConfiguration, prefix, flags),
+            ChildProcess.StartServerAsync(system, redisConfiguration, prefix, flags));
+        await using var watched = servers[0];
+        await using var publishing = servers[1];
+        var clients = new List<BenchClient>();
+        using var stop = new CancellationTokenSource();
+        try
+        {
+            var baseline = scenario.Kind == ScenarioKind.Idle ? await ServerApi.CollectAsync(watched) : 0;
+            await ConnectAsync(watched, clients, stop.Token);
+            if (scenario.Kind == ScenarioKind.Idle)
+            {
+                var loaded = await ServerApi.CollectAsync(watched);
+                return new RunResult { BytesPerIdleSocket = (double)(loaded - baseline) / scenario.Clients };
+            }
+
+            var memoryBefore = await RedisProbe.UsedMemoryAsync(redis.Port);
+            var cpuBefore = (Watching: watched.CpuMicroseconds(), Publishing: publishing.CpuMicroseconds(), Redis: redis.CpuMicroseconds());
+            var started = Stopwatch.GetTimestamp();
+            var published = scenario.Kind switch
+            {
+                ScenarioKind.FlatOut => await PublishFlatOutAsync(publishing, started),
+                ScenarioKind.Paced => await PublishPacedAsync(publishing),
+                _ => await RunUploadsAsync(publishing),
+            };
+
+            await WaitUntilAsync(() => _stats.Deliveries >= published.Expected, TimeSpan.FromSeconds(15));
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var cpu = (Watching: watched.CpuMicroseconds() - cpuBefore.Watching, Publishing: publishing.CpuMicroseconds() - cpuBefore.Publishing, Redis: redis.CpuMicroseconds() - cpuBefore.Redis);
+            var memoryAfter = await RedisProbe.UsedMemoryAsync(redis.Port);
+            var delivered = Math.Max(1, _stats.Deliveries);
+            return new RunResult
+            {
+                DeliveredPerSecond = _stats.Deliveries / elapsed.TotalSeconds,
+                Loss = published.Expected - _stats.Deliveries,
+                P50Millis = _stats.Latency.GetValueAtPercentile(50) / 1000.0,
+                P99Millis = _stats.Latency.GetValueAtPercentile(99) / 1000.0,
+                P999Millis = _stats.Latency.GetValueAtPercentile(99.9) / 1000.0,
+                WatchingCpuMicros = (double)cpu.Watching / delivered,
+                PublishingCpuMicros = (double)cpu.Publishing / delivered,
+                RedisCpuMicrosPerDelivery = (double)cpu.Redis / delivered,
+                RedisCpuMicrosPerPublished = (double)cpu.Redis / Math.Max(1, published.Published),
+                Published = published.Published,
+                PublishedPerSecond = published.Published / published.Seconds,
+                TargetRate = scenario.Rate,
+                OutOfOrder = _stats.OutOfOrder,
+                PublishCalls = published.Calls,
+                UploadsFinished = published.Finished,
+                Incomplete = clients.Count(c => c.Sink is UploadSink { Complete: false }),
+                RedisBytesPerUpload = published.Finished == 0 ? 0 : (double)(memoryAfter - memoryBefore) / published.Finished,
+            };
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Opens every socket and waits until each is subscribed.</summary>
+    private async Task ConnectAsync(ChildProcess watched, List<BenchClient> clients, CancellationToken stop)
+    {
+        var sockets = scenario.SocketUploads();
+        _socketsOn = new long[scenario.Uploads];
+        foreach (var upload in sockets)
+        {
+            _socketsOn[upload]++;
+        }
+
+        // Bounded, so that a server that stops answering fails the run instead of hanging it.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await Parallel.ForEachAsync(sockets, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = timeout.Token }, async (upload, cancellation) =>
+        {
+            var uploadId = BenchIds.Upload(_run, upload);
+            IEventSink sink = scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: system == Systems.Uploadista);
+            BenchClient client = system == Systems.Uploadista ? new UploadistaClient(upload, uploadId, sink) : new SignalRClient(upload, uploadId, sink);
+            lock (clients)
+            {
+                clients.Add(client); // before connecting, so that it is disposed whatever happens
+            }
+
+            await client.ConnectAsync(watched.WebSocketUri, cancellation);
+            client.StartReading(stop);
+        });
+    }
+
+    /// <summary>
+    /// Closed loop: batches of 10 events per upload, the next one published once the one before the last
+    /// has arrived, so that both systems are kept busy without an unbounded backlog.
+    /// </summary>
+    private async Task<Publishing> PublishFlatOutAsync(ChildProcess publishing, long started)
+    {
+        var batch = scenario.Uploads * 10;
+        long expected = 0, expectedBeforeLast = 0, published = 0;
+        while (Stopwatch.GetElapsedTime(started).TotalSeconds < options.Seconds)
+        {
+            var result = await ServerApi.PublishAsync(publishing, $"run={_run}&uploads={scenario.Uploads}&count={batch}");
+            expected += Expected(result.PerUpload);
+            published += result.PerUpload.Sum();
+            await WaitUntilAsync(() => _stats.Deliveries >= expectedBeforeLast, TimeSpan.FromSeconds(30));
+            expectedBeforeLast = expected;
+        }
+
+        return new Publishing(expected, published, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private async Task<Publishing> PublishPacedAsync(ChildProcess publishing)
+    {
+        var rate = scenario.Rate.ToString(CultureInfo.InvariantCulture);
+        var seconds = options.Seconds.ToString(CultureInfo.InvariantCulture);
+        var result = await ServerApi.PublishAsync(publishing, $"run={_run}&uploads={scenario.Uploads}&rate={rate}&seconds={seconds}");
+        return new Publishing(Expected(result.PerUpload), result.PerUpload.Sum(), result.Seconds);
+    }
+
+    private async Task<Publishing> RunUploadsAsync(ChildProcess publishing)
+    {
+        var seconds = options.Seconds.ToString(CultureInfo.InvariantCulture);
+        var uploadSeconds = scenario.UploadSeconds.ToString(CultureInfo.InvariantCulture);
+        var result = await ServerApi.UploadsAsync(publishing, $"run={_run}&uploads={scenario.Uploads}&seconds={seconds}&uploadSeconds={uploadSeconds}");
+        return new Publishing(Expected(result.Sent), result.Sent.Sum(), result.Seconds, result.Calls, result.Finished);
+    }
+
+    private long Expected(long[] perUpload) => perUpload.Select((count, upload) => count * _socketsOn[upload]).Sum();
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition() && deadline.Elapsed < timeout)
+        {
+            await Task.Delay(5);
+        }
+    }
+}
