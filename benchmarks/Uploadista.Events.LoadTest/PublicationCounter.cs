@@ -50,7 +50,7 @@ internal sealed class PublicationCounter
         public ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default)
             => inner.SubscribeAsync(channel, subscriber, cancellationToken);
 
-        public ValueTask<IReadOnlyList<ChannelEvent>> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
+        public ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
             => inner.GetRetainedAsync(channel, afterSeq, cancellationToken);
     }
 }
