@@ -33,7 +33,7 @@ public class FanOutBenchmarks
         {
             var frames = new FrameStream(_sink);
             var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
-            var emitter = new WebSocketEventEmitter(socket, frames, 1024, since: 0);
+            var emitter = new WebSocketEventEmitter(socket, frames, 1024, since: 0, sinceEpoch: null, TimeProvider.System);
             _ = emitter.RunAsync(_stop.Token);
             _memberships.Add(await registry.JoinAsync("upload:bench", emitter, 0, CancellationToken.None));
         }

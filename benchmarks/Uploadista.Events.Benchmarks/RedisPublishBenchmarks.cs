@@ -8,7 +8,7 @@ using Uploadista.Events.Redis;
 
 namespace Uploadista.Events.Benchmarks;
 
-/// <summary>The Redis publish path: one atomic script call per event (seq, retained state, PUBLISH), on a local redis-server.</summary>
+/// <summary>The Redis publish path, one publisher awaiting each event (so each is a batch of one): one atomic script call (seq, retained state, PUBLISH), on a local redis-server.</summary>
 public class RedisPublishBenchmarks
 {
     private Process? _redis;
