@@ -101,7 +101,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         // What this instance knows of the channel goes along: if Redis lost the channel's state, the
         // read continues the run its sockets are in rather than let a publisher start a new one.
         var (floorEpoch, floorSeq) = _memory.Get(channel);
-        var reply = await _connection.EvaluateAsync(_readScript, [_keys.Meta(channel), _keys.Retained(channel)], [floorSeq, floorEpoch ?? string.Empty]);
+        var reply = await _connection.EvaluateAsync(_readScript, [_keys.Meta(channel)], [floorSeq, floorEpoch ?? string.Empty]);
         var retained = RetainedState.Read(reply, afterSeq, _maxRetained, out var unreadable);
         if (unreadable > 0)
         {

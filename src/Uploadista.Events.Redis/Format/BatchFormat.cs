@@ -9,8 +9,8 @@ namespace Uploadista.Events.Redis;
 /// Format 2 of what the broadcaster publishes and retains in Redis. One pub/sub message carries a
 /// batch of events of one channel:
 /// <c>U2 &lt;epoch&gt; &lt;first seq&gt; &lt;publisher&gt; &lt;batch&gt; &lt;count&gt;\n</c> followed by the events'
-/// entries. Retained, each entry is stored on its own, with the batch's first seq beside it (see
-/// <see cref="RetainedState"/>). An entry is
+/// entries. Retained, a batch's entries are stored with its first seq beside them (see
+/// <see cref="RedisKeys"/>). An entry is
 /// <c>&lt;index&gt; &lt;key bytes&gt; &lt;payload bytes&gt; &lt;conflation key&gt;&lt;payload&gt;</c>: the event's seq is
 /// the first seq plus its index, and its payload is the JSON object without <c>seq</c>, which the
 /// reader adds. Lengths are in bytes, so keys and payloads may hold any character.
@@ -98,12 +98,12 @@ internal static class BatchFormat
         return true;
     }
 
-    /// <summary>Reads one retained entry of the batch whose first seq is <paramref name="first"/>.</summary>
-    /// <returns><see langword="false"/> if it is not well formed.</returns>
-    public static bool TryParseEntry(ReadOnlyMemory<byte> entry, string epoch, long first, List<ChannelEvent> events)
+    /// <summary>Reads retained entries of the batch whose first seq is <paramref name="first"/>.</summary>
+    /// <returns><see langword="false"/> if they are not well formed; none is added then.</returns>
+    public static bool TryParseEntries(ReadOnlyMemory<byte> entries, string epoch, long first, List<ChannelEvent> events)
     {
         var start = events.Count;
-        if (TryReadEntries(entry, epoch, first, int.MaxValue, events) && events.Count - start == 1)
+        if (TryReadEntries(entries, epoch, first, int.MaxValue, events) && events.Count > start)
         {
             return true;
         }

@@ -8,24 +8,25 @@ namespace Uploadista.Events.Redis;
 /// SHA-1 (EVALSHA); the retention settings are written into it.
 /// </summary>
 /// <remarks>
-/// <para>KEYS: for each channel, its meta hash and its retained list. ARGV[1] is the publish command
-/// (PUBLISH, or SPUBLISH on a cluster), ARGV[2] this instance's publisher id; then for each channel:
-/// its pub/sub channel, the batch's size, the batch id (16 digits, so that ids compare as strings),
-/// '1' to refresh the keys' expiry, the floor seq and epoch (what this instance knows of the channel,
-/// or 0 and ''), the number of entries that are never superseded, the entries of the progress events
-/// (one string), the number of progress keys; then each entry that is never superseded, and for each
-/// progress key its name and its latest entry. It returns, for each channel, the epoch and the batch's
-/// last seq.</para>
+/// <para>KEYS: for each channel, its meta hash. ARGV[1] is the publish command (PUBLISH, or SPUBLISH on
+/// a cluster), ARGV[2] this instance's publisher id; then for each channel: its pub/sub channel, the
+/// batch's size, the batch id (16 digits, so that ids compare as strings), '1' to refresh the key's
+/// expiry, the floor seq and epoch (what this instance knows of the channel, or 0 and ''), how many of
+/// its events are never superseded, their entries (one string), the entries of its progress events
+/// (one string), the number of progress keys, and for each progress key its name and its latest entry.
+/// It returns, for each channel, the epoch and the batch's last seq.</para>
 /// <para>A batch this publisher already applied (its id is at or below the one recorded, because the
 /// reply was lost and the batch is retried) is not applied again: exactly once. A channel without
 /// state continues the run the floor names, and a run below its floor (a failover lost writes) is
 /// raised to it, so seq never goes back.</para>
-/// <para>The retained list holds a marker <c>#&lt;first seq&gt;</c> per batch followed by its entries,
-/// one item each; past twice the maximum it is cut to that, and readers keep the newest maximum. The
-/// keys' expiry is refreshed when the caller asks (it does every hundredth of the retention period)
-/// and when the channel is new, to the retention period and a hundredth, so the state lives at least
-/// the retention period after the channel's last event. Numbers are formatted with %d: Lua's default
-/// conversion of numbers to strings is slow.</para>
+/// <para>Everything lives in the one hash, so that a batch costs three Redis calls: HMGET, HSET and
+/// the publish. A batch's entries that are never superseded are kept in a field
+/// <c>2r:&lt;first seq&gt;:&lt;count&gt;</c>; past the maximum and a quarter, the oldest such fields go while
+/// the rest still hold the maximum, and readers keep the newest maximum. The key's expiry is refreshed
+/// when the caller asks (it does every hundredth of the retention period) and when the channel is new,
+/// to the retention period and a hundredth, so the state lives at least the retention period after
+/// the channel's last event. Numbers are formatted with %d: Lua's default conversion of numbers to
+/// strings is slow.</para>
 /// </remarks>
 internal static class PublishScript
 {
@@ -34,13 +35,11 @@ internal static class PublishScript
         local applied, appliedLast = '2i:' .. publisher, '2j:' .. publisher
         local out = {}
         local a = 3
-        for j = 1, #KEYS, 2 do
-          local meta, list = KEYS[j], KEYS[j + 1]
+        for j = 1, #KEYS do
+          local meta = KEYS[j]
           local batch, floorEpoch = ARGV[a + 2], ARGV[a + 5]
-          local regular, keys = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 8])
-          local rs = a + 9
-          local ks = rs + regular
-          local st = redis.call('HMGET', meta, 's', 'e', applied, appliedLast)
+          local regular, keys = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 9])
+          local st = redis.call('HMGET', meta, 's', 'e', applied, appliedLast, '2c')
           local e = st[2]
           if st[3] and st[3] >= batch then
             out[#out + 1] = e
@@ -69,25 +68,50 @@ internal static class PublishScript
             local last = string.format('%d', s + tonumber(ARGV[a + 1]))
             fields[2] = last
             fields[6] = last
-            for i = ks, ks + 2 * keys - 1, 2 do
+            for i = a + 10, a + 9 + 2 * keys, 2 do
               fields[#fields + 1] = '2p:' .. ARGV[i]
               fields[#fields + 1] = ARGV[i + 1]
               fields[#fields + 1] = '2f:' .. ARGV[i]
               fields[#fields + 1] = first
             end
-            redis.call('HSET', meta, unpack(fields))
-            if regular > 0 and redis.call('RPUSH', list, '#' .. first, unpack(ARGV, rs, ks - 1)) > 2 * {MAX_RETAINED} + 64 then
-              redis.call('LTRIM', list, -2 * {MAX_RETAINED} - 2, -1)
+            local count = tonumber(st[5]) or 0
+            if regular > 0 then
+              count = count + regular
+              fields[#fields + 1] = '2r:' .. first .. ':' .. ARGV[a + 6]
+              fields[#fields + 1] = ARGV[a + 7]
+              if count > {TRIM_AT} then
+                local stored = {}
+                for _, field in ipairs(redis.call('HKEYS', meta)) do
+                  local from, n = string.match(field, '^2r:(%d+):(%d+)$')
+                  if from then
+                    stored[#stored + 1] = {tonumber(from), tonumber(n), field}
+                  end
+                end
+                table.sort(stored, function(x, y) return x[1] < y[1] end)
+                local gone = {}
+                for _, item in ipairs(stored) do
+                  if count - item[2] < {MAX_RETAINED} then
+                    break
+                  end
+                  count = count - item[2]
+                  gone[#gone + 1] = item[3]
+                end
+                if #gone > 0 then
+                  redis.call('HDEL', meta, unpack(gone))
+                end
+              end
+              fields[#fields + 1] = '2c'
+              fields[#fields + 1] = string.format('%d', count)
             end
+            redis.call('HSET', meta, unpack(fields))
             if fresh or ARGV[a + 3] == '1' then
               redis.call('PEXPIRE', meta, {EXPIRY_MS})
-              redis.call('PEXPIRE', list, {EXPIRY_MS})
             end
-            redis.call(cmd, ARGV[a], 'U2 ' .. e .. ' ' .. first .. ' ' .. publisher .. ' ' .. batch .. ' ' .. ARGV[a + 1] .. '\n' .. table.concat(ARGV, '', rs, ks - 1) .. ARGV[a + 7])
+            redis.call(cmd, ARGV[a], 'U2 ' .. e .. ' ' .. first .. ' ' .. publisher .. ' ' .. batch .. ' ' .. ARGV[a + 1] .. '\n' .. ARGV[a + 7] .. ARGV[a + 8])
             out[#out + 1] = e
             out[#out + 1] = last
           end
-          a = ks + 2 * keys
+          a = a + 10 + 2 * keys
         end
         return out
         """;
@@ -98,6 +122,7 @@ internal static class PublishScript
     public static LuaScript Create(TimeSpan retention, int maxRetained)
         => new(Template
             .Replace("{MAX_RETAINED}", maxRetained.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{TRIM_AT}", (maxRetained + Math.Max(16, maxRetained / 4)).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("{EXPIRY_MS}", ((long)(retention.TotalMilliseconds * 1.01)).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
 
     /// <summary>How often an instance refreshes the expiry of a channel it publishes on: a hundredth of the retention period.</summary>

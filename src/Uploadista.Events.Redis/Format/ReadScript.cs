@@ -3,11 +3,11 @@ using System.Globalization;
 namespace Uploadista.Events.Redis;
 
 /// <summary>
-/// Reads a channel's state at once: its meta hash and its retained list. Given a floor (what this
+/// Reads a channel's state at once: its meta hash, where format 2 keeps everything. Given a floor (what this
 /// instance knows of the channel), it first continues a run whose state Redis lost, as publishing
 /// does, so that a resubscribing instance keeps its sockets' numbering.
 /// </summary>
-/// <remarks>KEYS[1] meta hash, KEYS[2] retained list; ARGV[1] floor seq, ARGV[2] floor epoch ('' for none). Returns {HGETALL meta, LRANGE list}.</remarks>
+/// <remarks>KEYS[1] meta hash; ARGV[1] floor seq, ARGV[2] floor epoch ('' for none). Returns HGETALL of the meta hash.</remarks>
 internal static class ReadScript
 {
     private const string Template = """
@@ -21,7 +21,7 @@ internal static class ReadScript
             redis.call('HSET', KEYS[1], 's', floor)
           end
         end
-        return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+        return redis.call('HGETALL', KEYS[1])
         """;
 
     /// <summary>Writes the settings into the script.</summary>

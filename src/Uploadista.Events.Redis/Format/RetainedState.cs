@@ -3,12 +3,13 @@ using StackExchange.Redis;
 namespace Uploadista.Events.Redis;
 
 /// <summary>
-/// Reads what <see cref="ReadScript"/> returns (the meta hash and the retained list) into the
-/// channel's epoch, last seq and retained events. Parts that cannot be read (left by another format,
-/// or damaged) are skipped and counted.
+/// Reads the meta hash <see cref="ReadScript"/> returns into the channel's epoch, last seq and retained
+/// events (see <see cref="RedisKeys"/> for its fields). Entries that cannot be read (damaged, or
+/// forged) are skipped and counted; fields of another format are ignored.
 /// </summary>
 internal static class RetainedState
 {
+    private const string RegularField = "2r:";
     private const string ProgressField = "2p:";
     private const string ProgressFirstField = "2f:";
 
@@ -19,11 +20,10 @@ internal static class RetainedState
     public static RetainedEvents Read(RedisResult reply, long afterSeq, int maxRetained, out int unreadable)
     {
         unreadable = 0;
-        var parts = (RedisResult[])reply!;
-        var hash = (RedisResult[])parts[0]!;
-        var list = (RedisResult[])parts[1]!;
+        var hash = (RedisResult[])reply!;
         string? epoch = null;
         long lastSeq = 0;
+        var regular = new List<(long First, ReadOnlyMemory<byte> Entries)>();
         var progress = new Dictionary<string, (ReadOnlyMemory<byte> Entry, long First)>(StringComparer.Ordinal);
         for (var i = 0; i + 1 < hash.Length; i += 2)
         {
@@ -35,6 +35,12 @@ internal static class RetainedState
             else if (field == "s")
             {
                 lastSeq = (long)hash[i + 1];
+            }
+            else if (field.StartsWith(RegularField, StringComparison.Ordinal))
+            {
+                var first = field.AsSpan(RegularField.Length);
+                first = first[..Math.Max(0, first.IndexOf(':'))];
+                regular.Add((long.TryParse(first, out var from) ? from : 0, (byte[])hash[i + 1]!));
             }
             else if (field.StartsWith(ProgressField, StringComparison.Ordinal))
             {
@@ -53,32 +59,23 @@ internal static class RetainedState
             return RetainedEvents.None;
         }
 
-        // A marker "#<first seq>" starts each batch's entries; entries left before the first marker
-        // lost theirs to trimming and are dropped with it.
-        var regular = new List<ChannelEvent>();
-        long first = 0;
-        foreach (var item in list)
+        var events = new List<ChannelEvent>();
+        foreach (var (first, entries) in regular)
         {
-            var bytes = (byte[])item!;
-            if (bytes.Length > 1 && bytes[0] == (byte)'#')
-            {
-                unreadable += long.TryParse(bytes.AsSpan(1), out first) && first > 0 ? 0 : 1;
-            }
-            else if (first > 0)
-            {
-                unreadable += BatchFormat.TryParseEntry(bytes, epoch, first, regular) ? 0 : 1;
-            }
+            unreadable += first > 0 && BatchFormat.TryParseEntries(entries, epoch, first, events) ? 0 : 1;
         }
 
-        var events = new List<ChannelEvent>(Math.Min(regular.Count, maxRetained) + progress.Count);
-        events.AddRange(regular.Skip(Math.Max(0, regular.Count - maxRetained)));
-        foreach (var (entry, entryFirst) in progress.Values)
+        events.Sort(SeqOrder);
+        events.RemoveRange(0, Math.Max(0, events.Count - maxRetained));
+        foreach (var (entry, first) in progress.Values)
         {
-            unreadable += entryFirst > 0 && BatchFormat.TryParseEntry(entry, epoch, entryFirst, events) ? 0 : 1;
+            unreadable += first > 0 && BatchFormat.TryParseEntries(entry, epoch, first, events) ? 0 : 1;
         }
 
         events.RemoveAll(e => e.Seq <= afterSeq);
-        events.Sort((x, y) => x.Seq.CompareTo(y.Seq));
+        events.Sort(SeqOrder);
         return new RetainedEvents(epoch, lastSeq, events);
     }
+
+    private static int SeqOrder(ChannelEvent x, ChannelEvent y) => x.Seq.CompareTo(y.Seq);
 }

@@ -212,22 +212,12 @@ internal sealed class BatchSender(
         return batch.Events.Length;
     }
 
-    private RedisKey[] Keys(ChannelBatch[] batches)
-    {
-        var result = new RedisKey[2 * batches.Length];
-        for (var i = 0; i < batches.Length; i++)
-        {
-            result[2 * i] = keys.Meta(batches[i].Channel);
-            result[2 * i + 1] = keys.Retained(batches[i].Channel);
-        }
-
-        return result;
-    }
+    private RedisKey[] Keys(ChannelBatch[] batches) => [.. batches.Select(batch => keys.Meta(batch.Channel))];
 
     /// <summary>The script's arguments, in the order <see cref="PublishScript"/> reads them.</summary>
     private RedisValue[] Values(ChannelBatch[] batches)
     {
-        var values = new List<RedisValue>(2 + batches.Sum(b => 9 + b.Regular.Length + 2 * b.LatestProgress.Length))
+        var values = new List<RedisValue>(2 + batches.Sum(b => 10 + 2 * b.LatestProgress.Length))
         {
             connection.UseShardedPubSub() ? ShardedPublish : ClassicPublish,
             publisherId,
@@ -241,14 +231,10 @@ internal sealed class BatchSender(
             values.Add(memory.TakeExpiryRefresh(batch.Channel, _expiryRefresh) ? "1" : "0");
             values.Add(floorSeq);
             values.Add(floorEpoch ?? string.Empty);
-            values.Add(batch.Regular.Length);
+            values.Add(batch.RegularCount);
+            values.Add(batch.Regular);
             values.Add(batch.Progress);
             values.Add(batch.LatestProgress.Length);
-            foreach (var entry in batch.Regular)
-            {
-                values.Add(entry);
-            }
-
             foreach (var (key, entry) in batch.LatestProgress)
             {
                 values.Add(key);

@@ -23,30 +23,28 @@ internal sealed class ChannelBatch
         Id = id;
         Events = events;
         var regular = new ArrayBufferWriter<byte>();
-        var regularEntries = new List<Range>();
         var progress = new ArrayBufferWriter<byte>();
         var latest = new Dictionary<string, Range>(StringComparer.Ordinal);
         for (var i = 0; i < events.Length; i++)
         {
             var publication = events[i].Publication;
-            var (writer, start) = publication.ConflationKey is null ? (regular, regular.WrittenCount) : (progress, progress.WrittenCount);
-            BatchFormat.WriteEntry(writer, i, publication.ConflationKey, publication.Payload.Span);
-            if (publication.ConflationKey is { } key)
+            if (publication.ConflationKey is not { } key)
             {
-                latest[key] = start..progress.WrittenCount;
+                BatchFormat.WriteEntry(regular, i, null, publication.Payload.Span);
+                RegularCount++;
+                continue;
             }
-            else
-            {
-                regularEntries.Add(start..regular.WrittenCount);
-            }
+
+            var start = progress.WrittenCount;
+            BatchFormat.WriteEntry(progress, i, key, publication.Payload.Span);
+            latest[key] = start..progress.WrittenCount;
         }
 
-        var regularBytes = regular.WrittenMemory;
         var progressBytes = progress.WrittenMemory;
-        Regular = [.. regularEntries.Select(range => regularBytes[range])];
+        Regular = regular.WrittenMemory;
         Progress = progressBytes;
         LatestProgress = [.. latest.Select(entry => (entry.Key, progressBytes[entry.Value]))];
-        Size = regularBytes.Length + progressBytes.Length + LatestProgress.Sum(p => p.Entry.Length);
+        Size = Regular.Length + Progress.Length + LatestProgress.Sum(p => p.Entry.Length);
     }
 
     public string Channel { get; }
@@ -56,8 +54,11 @@ internal sealed class ChannelBatch
 
     public PendingPublication[] Events { get; }
 
-    /// <summary>Gets the entries of the events that are never superseded, one each: they are retained in the channel's list.</summary>
-    public ReadOnlyMemory<byte>[] Regular { get; }
+    /// <summary>Gets the entries of the events that are never superseded, together: they are retained as they are.</summary>
+    public ReadOnlyMemory<byte> Regular { get; }
+
+    /// <summary>Gets how many events are never superseded.</summary>
+    public int RegularCount { get; }
 
     /// <summary>Gets the entries of the progress events, together.</summary>
     public ReadOnlyMemory<byte> Progress { get; }

@@ -67,13 +67,33 @@ public sealed class RedisBroadcasterTests(RedisFixture redis) : IClassFixture<Re
     {
         var broadcaster = await StartAsync(redis.Server);
         await broadcaster.PublishAsync("upload:r", Publication("""{"type":"upload_error","uploadId":"r","error":"real"}"""));
-        await redis.Server.CliAsync("RPUSH", $"{_prefix}{{upload:r}}:2l", "junk");
+        await redis.Server.CliAsync("HSET", $"{_prefix}{{upload:r}}:m", "2r:7:1", "junk");
         await redis.Server.CliAsync("HSET", $"{_prefix}{{upload:r}}:m", "2p:upload_progress", "0 15 4 upload_progress{no}", "2f:upload_progress", "7");
 
         var retained = (await broadcaster.GetRetainedAsync("upload:r", 0)).Events;
 
         retained.Select(e => e.Seq).Should().Equal(1);
         _log.Collector.GetSnapshot().Should().Contain(r => r.Id.Name == "InvalidMessage");
+    }
+
+    [Fact]
+    public async Task Retained_state_in_redis_stays_bounded_however_many_events_a_channel_gets()
+    {
+        var broadcaster = await StartAsync(redis.Server, o => o.MaxRetainedEventsPerChannel = 10);
+
+        // Published 20 at a time, so that batches carry several events.
+        for (var round = 0; round < 10; round++)
+        {
+            await Task.WhenAll(Enumerable.Range(round * 20, 20).Select(i =>
+                broadcaster.PublishAsync("upload:many", Publication($$"""{"type":"upload_error","uploadId":"many","error":"{{i}}"}""")).AsTask()));
+        }
+
+        var retained = (await broadcaster.GetRetainedAsync("upload:many", 0)).Events;
+        retained.Select(e => e.Seq).Should().Equal(Enumerable.Range(191, 10).Select(i => (long)i), "the newest ten are retained");
+        var stored = long.Parse(await redis.Server.CliAsync("HGET", $"{_prefix}{{upload:many}}:m", "2c"), System.Globalization.CultureInfo.InvariantCulture);
+        stored.Should().BeInRange(10, 10 + 16 + 20, "Redis keeps the maximum, and at most a trimming step and a batch more");
+        (await redis.Server.CliAsync("HKEYS", $"{_prefix}{{upload:many}}:m")).Split('\n').Count(f => f.StartsWith("2r:", StringComparison.Ordinal))
+            .Should().BeLessThanOrEqualTo(46);
     }
 
     [Fact]
@@ -84,13 +104,10 @@ public sealed class RedisBroadcasterTests(RedisFixture redis) : IClassFixture<Re
         await broadcaster.PublishAsync("upload:k", Publication("""{"type":"upload_started","uploadId":"k","filename":"f","size":1}"""));
         await broadcaster.PublishAsync("upload:k", Publication("""{"type":"upload_progress","uploadId":"k","progress":1,"bytesUploaded":1,"totalBytes":1}""", "upload_progress"));
 
-        (await redis.Server.CliAsync("EXISTS", $"{_prefix}{{upload:k}}:m", $"{_prefix}{{upload:k}}:2l")).Should().Be("2");
-        foreach (var key in new[] { "m", "2l" })
-        {
-            var ttl = long.Parse(await redis.Server.CliAsync("PTTL", $"{_prefix}{{upload:k}}:{key}"), System.Globalization.CultureInfo.InvariantCulture);
-            ttl.Should().BeInRange((long)TimeSpan.FromMinutes(59).TotalMilliseconds, (long)TimeSpan.FromMinutes(61).TotalMilliseconds,
-                "retained state expires an hour (and a hundredth) after the channel's last event");
-        }
+        (await redis.Server.CliAsync("KEYS", $"{_prefix}*")).Should().Be($"{_prefix}{{upload:k}}:m", "one hash holds all of a channel's state");
+        var ttl = long.Parse(await redis.Server.CliAsync("PTTL", $"{_prefix}{{upload:k}}:m"), System.Globalization.CultureInfo.InvariantCulture);
+        ttl.Should().BeInRange((long)TimeSpan.FromMinutes(59).TotalMilliseconds, (long)TimeSpan.FromMinutes(61).TotalMilliseconds,
+            "retained state expires an hour (and a hundredth) after the channel's last event");
     }
 
     [Fact]
@@ -143,11 +160,13 @@ public sealed class RedisBroadcasterTests(RedisFixture redis) : IClassFixture<Re
         (await subscriber.WaitForAsync(1)).Single().Seq.Should().Be(1);
     }
 
-    private async Task<IEventBroadcaster> StartAsync(RedisServer server)
+    private async Task<IEventBroadcaster> StartAsync(RedisServer server, Action<UploadistaEventsOptions>? configure = null)
     {
+        var options = new UploadistaEventsOptions();
+        configure?.Invoke(options);
         var broadcaster = new RedisEventBroadcaster(
             Options.Create(new RedisEventsOptions { Configuration = server.Configuration + ",connectTimeout=2000", ChannelPrefix = _prefix }),
-            Options.Create(new UploadistaEventsOptions()),
+            Options.Create(options),
             _log);
         await broadcaster.StartAsync();
         _owned.Add(broadcaster);

@@ -55,7 +55,7 @@ public sealed class RedisRegistrationTests(RedisFixture redis) : IClassFixture<R
             await using var socket = await server.JoinUploadAsync("existing");
             await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "existing", Error = "e" });
             (await socket.ReceiveJsonAsync()).GetProperty("seq").GetInt64().Should().Be(1);
-            (await multiplexer.GetDatabase().KeyExistsAsync($"{prefix}{{upload:existing}}:2l")).Should().BeTrue();
+            (await multiplexer.GetDatabase().KeyExistsAsync($"{prefix}{{upload:existing}}:m")).Should().BeTrue();
             (await ConnectedClientsAsync()).Should().Be(clientsBefore, "no connection of its own was opened");
         }
 
