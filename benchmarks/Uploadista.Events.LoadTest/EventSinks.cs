@@ -25,6 +25,13 @@ internal sealed class RunStats
     }
 
     public void RecordOutOfOrder() => Interlocked.Increment(ref _outOfOrder);
+
+    /// <summary>Forgets what the warm-up delivered.</summary>
+    public void Reset()
+    {
+        Latency.Reset();
+        Interlocked.Exchange(ref _deliveries, 0);
+    }
 }
 
 /// <summary>What one socket does with each event it receives (the event's JSON object, whatever the transport).</summary>

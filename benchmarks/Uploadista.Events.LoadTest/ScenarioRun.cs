@@ -45,6 +45,11 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
                 return new RunResult { BytesPerIdleSocket = (double)(loaded - baseline) / scenario.Clients };
             }
 
+            if (scenario.Kind is ScenarioKind.FlatOut or ScenarioKind.Paced)
+            {
+                await WarmUpAsync(publishing);
+            }
+
             var memoryBefore = await RedisProbe.UsedMemoryAsync(redis.Port);
             var cpuBefore = (Watching: watched.CpuMicroseconds(), Publishing: publishing.CpuMicroseconds(), Redis: redis.CpuMicroseconds());
             var started = Stopwatch.GetTimestamp();
@@ -113,6 +118,18 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
             await client.ConnectAsync(watched.WebSocketUri, cancellation);
             client.StartReading(stop);
         });
+    }
+
+    /// <summary>
+    /// Five events per upload, published and delivered before anything is measured: the figures are
+    /// those of running code, not of its first compilation, connections and scripts loading.
+    /// </summary>
+    private async Task WarmUpAsync(ChildProcess publishing)
+    {
+        var result = await ServerApi.PublishAsync(publishing, $"run={_run}&uploads={scenario.Uploads}&count={scenario.Uploads * 5}");
+        var expected = Expected(result.PerUpload);
+        await WaitUntilAsync(() => _stats.Deliveries >= expected, TimeSpan.FromSeconds(30));
+        _stats.Reset();
     }
 
     /// <summary>

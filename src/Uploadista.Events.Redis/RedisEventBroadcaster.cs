@@ -82,7 +82,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         return await completion;
     }
 
-    /// <summary>Waits until every event published so far is in Redis (or dropped), for a graceful shutdown and for tests.</summary>
+    /// <summary>Waits until every event published so far is in Redis (or dropped), for a graceful shutdown.</summary>
     internal Task FlushAsync(CancellationToken cancellationToken = default) => _queue.WhenEmptyAsync().WaitAsync(cancellationToken);
 
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default)

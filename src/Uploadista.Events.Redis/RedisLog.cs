@@ -42,6 +42,9 @@ internal static partial class RedisLog
     [LoggerMessage(212, LogLevel.Warning, "Dropped messages of format 1 on Redis channel {Channel} ({Count} so far): an instance of an earlier release shares this Redis (docs/operations.md).", EventName = "Format1Dropped")]
     public static partial void Format1Dropped(ILogger logger, string channel, long count);
 
+    [LoggerMessage(213, LogLevel.Error, "The host stopped with {Count} events not yet published to Redis; they are lost.", EventName = "UnpublishedAtShutdown")]
+    public static partial void UnpublishedAtShutdown(ILogger logger, int count);
+
     [LoggerMessage(207, LogLevel.Error, "A subscriber of channel {Channel} threw while receiving an event.", EventName = "SubscriberFailed")]
     public static partial void SubscriberFailed(ILogger logger, string channel, Exception exception);
 }

@@ -160,9 +160,9 @@ internal sealed class BatchSender(
         {
             foreach (var batch in batches)
             {
-                if (queue.Fail(batch, Backoff(batch.Failures)))
+                if (queue.Fail(batch, Backoff(batch.Failures)) is var answered and > 0)
                 {
-                    Deferred(batch.Channel, AnswerWithZero(batch), ex);
+                    Deferred(batch.Channel, answered, ex);
                 }
             }
 
@@ -196,20 +196,12 @@ internal sealed class BatchSender(
         }
 
         RedisLog.PublishRefused(logger, batches[0].Channel, batches[0].Events.Length, exception);
-        AnswerWithZero(batches[0]);
-        queue.Drop(batches[0]);
-    }
-
-    /// <summary>Tells the publishers still waiting for the batch that its events wait for Redis.</summary>
-    /// <returns>The number of events in the batch.</returns>
-    private static int AnswerWithZero(ChannelBatch batch)
-    {
-        foreach (var pending in batch.Events)
+        foreach (var pending in batches[0].Events)
         {
             pending.Completion?.TrySetResult(0);
         }
 
-        return batch.Events.Length;
+        queue.Drop(batches[0]);
     }
 
     private RedisKey[] Keys(ChannelBatch[] batches) => [.. batches.Select(batch => keys.Meta(batch.Channel))];

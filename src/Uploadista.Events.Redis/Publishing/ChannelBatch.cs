@@ -13,65 +13,72 @@ internal readonly record struct PendingPublication(EventPublication Publication,
 
 /// <summary>
 /// A batch of one channel's events, published by one script call. It never changes once taken, and
-/// keeps its id when it is retried, so that Redis applies it once even if a reply was lost.
+/// keeps its id when it is retried, so that Redis applies it once even if a reply was lost. Its
+/// entries are encoded when first sent, outside the queue's lock.
 /// </summary>
-internal sealed class ChannelBatch
+internal sealed class ChannelBatch(string channel, long id, PendingPublication[] events)
 {
-    public ChannelBatch(string channel, long id, PendingPublication[] events)
-    {
-        Channel = channel;
-        Id = id;
-        Events = events;
-        var regular = new ArrayBufferWriter<byte>();
-        var progress = new ArrayBufferWriter<byte>();
-        var latest = new Dictionary<string, Range>(StringComparer.Ordinal);
-        for (var i = 0; i < events.Length; i++)
-        {
-            var publication = events[i].Publication;
-            if (publication.ConflationKey is not { } key)
-            {
-                BatchFormat.WriteEntry(regular, i, null, publication.Payload.Span);
-                RegularCount++;
-                continue;
-            }
+    private Entries? _entries;
 
-            var start = progress.WrittenCount;
-            BatchFormat.WriteEntry(progress, i, key, publication.Payload.Span);
-            latest[key] = start..progress.WrittenCount;
-        }
-
-        var progressBytes = progress.WrittenMemory;
-        Regular = regular.WrittenMemory;
-        Progress = progressBytes;
-        LatestProgress = [.. latest.Select(entry => (entry.Key, progressBytes[entry.Value]))];
-        Size = Regular.Length + Progress.Length + LatestProgress.Sum(p => p.Entry.Length);
-    }
-
-    public string Channel { get; }
+    public string Channel { get; } = channel;
 
     /// <summary>Gets the batch's id, unique for this instance and growing with every batch it takes.</summary>
-    public long Id { get; }
+    public long Id { get; } = id;
 
-    public PendingPublication[] Events { get; }
+    public PendingPublication[] Events { get; } = events;
+
+    /// <summary>Gets about how many bytes the call carries for it.</summary>
+    public int Size { get; } = events.Sum(e => e.Publication.Payload.Length + 16);
 
     /// <summary>Gets the entries of the events that are never superseded, together: they are retained as they are.</summary>
-    public ReadOnlyMemory<byte> Regular { get; }
+    public ReadOnlyMemory<byte> Regular => Encoded.Regular;
 
     /// <summary>Gets how many events are never superseded.</summary>
-    public int RegularCount { get; }
+    public int RegularCount => Encoded.RegularCount;
 
     /// <summary>Gets the entries of the progress events, together.</summary>
-    public ReadOnlyMemory<byte> Progress { get; }
+    public ReadOnlyMemory<byte> Progress => Encoded.Progress;
 
     /// <summary>Gets the latest progress entry of each conflation key: they are retained in the meta hash.</summary>
-    public (string Key, ReadOnlyMemory<byte> Entry)[] LatestProgress { get; }
-
-    /// <summary>Gets the number of bytes the call carries for it.</summary>
-    public int Size { get; }
+    public (string Key, ReadOnlyMemory<byte> Entry)[] LatestProgress => Encoded.LatestProgress;
 
     /// <summary>Gets or sets how many times sending it failed; guarded by the queue's lock.</summary>
     public int Failures { get; set; }
 
     /// <summary>Gets or sets whether it must go in a call of its own (a call with it failed on the server).</summary>
     public bool Alone { get; set; }
+
+    // Only the call that carries the batch reads its entries, and a batch is in one call at a time.
+    private Entries Encoded => _entries ??= Encode(Events);
+
+    private static Entries Encode(PendingPublication[] events)
+    {
+        var regular = new ArrayBufferWriter<byte>();
+        var progress = new ArrayBufferWriter<byte>();
+        var regularCount = 0;
+        Dictionary<string, Range>? latest = null;
+        for (var i = 0; i < events.Length; i++)
+        {
+            var publication = events[i].Publication;
+            if (publication.ConflationKey is not { } key)
+            {
+                BatchFormat.WriteEntry(regular, i, null, publication.Payload.Span);
+                regularCount++;
+                continue;
+            }
+
+            var start = progress.WrittenCount;
+            BatchFormat.WriteEntry(progress, i, key, publication.Payload.Span);
+            (latest ??= new(StringComparer.Ordinal))[key] = start..progress.WrittenCount;
+        }
+
+        var progressBytes = progress.WrittenMemory;
+        return new Entries(
+            regular.WrittenMemory,
+            regularCount,
+            progressBytes,
+            latest is null ? [] : [.. latest.Select(entry => (entry.Key, progressBytes[entry.Value]))]);
+    }
+
+    private sealed record Entries(ReadOnlyMemory<byte> Regular, int RegularCount, ReadOnlyMemory<byte> Progress, (string Key, ReadOnlyMemory<byte> Entry)[] LatestProgress);
 }

@@ -149,14 +149,20 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
             queue.Batch = null;
             queue.Sending = false;
             queue.RetryAt = 0;
-            RemoveIfIdle(queue);
-            MarkReady(queue);
+            if (!RemoveIfIdle(queue))
+            {
+                MarkReady(queue);
+            }
         }
     }
 
-    /// <summary>Sending the batch failed: it is sent again, unchanged, once <paramref name="retryAfter"/> has passed.</summary>
-    /// <returns>Whether the channel had not failed before (a first failure is worth a log line).</returns>
-    public bool Fail(ChannelBatch batch, TimeSpan retryAfter)
+    /// <summary>
+    /// Sending the batch failed: it is sent again, unchanged, once <paramref name="retryAfter"/> has
+    /// passed. Its publishers, and those of the events waiting behind it, stop waiting: their events
+    /// wait for Redis here.
+    /// </summary>
+    /// <returns>How many publishers stopped waiting now.</returns>
+    public int Fail(ChannelBatch batch, TimeSpan retryAfter)
     {
         lock (_gate)
         {
@@ -165,7 +171,7 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
             queue.RetryAt = time.GetTimestamp() + (long)(retryAfter.TotalSeconds * time.TimestampFrequency);
             batch.Failures++;
             MarkReady(queue);
-            return batch.Failures == 1;
+            return batch.Events.Concat(queue.Waiting).Count(pending => pending.Completion?.TrySetResult(0) == true);
         }
     }
 
@@ -209,15 +215,22 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
     }
 
     /// <summary>Forgets a channel that has nothing waiting and nothing on its way.</summary>
-    private void RemoveIfIdle(ChannelQueue queue)
+    /// <returns>Whether it was forgotten.</returns>
+    private bool RemoveIfIdle(ChannelQueue queue)
     {
-        if (queue.Waiting.Count > 0 || queue.Batch is not null || !_channels.Remove(queue.Name) || _channels.Count > 0)
+        if (queue.Waiting.Count > 0 || queue.Batch is not null)
         {
-            return;
+            return false;
         }
 
-        _empty?.TrySetResult();
-        _empty = null;
+        _channels.Remove(queue.Name);
+        if (_channels.Count == 0)
+        {
+            _empty?.TrySetResult();
+            _empty = null;
+        }
+
+        return true;
     }
 
     private void MarkReady(ChannelQueue queue)

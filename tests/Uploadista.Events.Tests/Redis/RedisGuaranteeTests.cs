@@ -181,6 +181,30 @@ public sealed class RedisGuaranteeTests : IAsyncLifetime
         await Eventually.HoldsAsync(() => host.Logs.GetSnapshot().Count(r => r.Id.Name == "UnbackedMessage") >= 2, "the forged messages were logged");
     }
 
+    [Fact]
+    public async Task Stopping_with_redis_down_waits_a_bounded_time_and_says_how_many_events_are_lost()
+    {
+        var host = await EventsServer.StartAsync(services: s =>
+        {
+            s.AddUploadistaEvents().AddRedis(o =>
+            {
+                o.Configuration = _redis.Configuration + ",connectTimeout=2000";
+                o.ChannelPrefix = _prefix;
+            });
+            s.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1));
+        });
+        var logs = host.Logs;
+        await host.Publisher.PublishAsync(new UploadStartedEvent { UploadId = "stopping", Filename = "f", Size = 1 }, TestContext.Current.CancellationToken);
+        await _redis.KillAsync();
+        await host.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = "stopping", Url = "https://example.com/f" }, TestContext.Current.CancellationToken);
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await host.DisposeAsync();
+
+        stopping.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "an outage is not waited out");
+        logs.GetSnapshot().Should().ContainSingle(r => r.Id.Name == "UnpublishedAtShutdown").Which.Message.Should().Contain("1 events");
+    }
+
     private static RedisEventBroadcaster Broadcaster(EventsServer host) => host.Services.GetRequiredService<RedisEventBroadcaster>();
 
     private Task<EventsServer> StartHostAsync(string settings = "")
