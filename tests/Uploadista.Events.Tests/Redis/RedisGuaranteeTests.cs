@@ -61,6 +61,31 @@ public sealed class RedisGuaranteeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Publishers_waiting_behind_a_batch_that_failed_stop_waiting_while_redis_is_frozen()
+    {
+        await using var publisher = await StartHostAsync(",asyncTimeout=500");
+        var broadcaster = Broadcaster(publisher);
+        (await broadcaster.PublishAsync("upload:behind", Publication("first"))).Should().Be(1);
+        await _redis.FreezeAsync();
+        try
+        {
+            // The first waits for its batch, the others behind it; when the batch times out, none
+            // of them may go on waiting for Redis.
+            var publishing = Enumerable.Range(2, 5).Select(i => broadcaster.PublishAsync("upload:behind", Publication($"{i}")).AsTask()).ToList();
+            var all = Task.WhenAll(publishing);
+            (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken))).Should().BeSameAs(all, "publishing never waits out a broker outage");
+            (await all).Should().OnlyContain(seq => seq == 0, "the events wait for Redis");
+        }
+        finally
+        {
+            await _redis.ThawAsync();
+        }
+
+        await Eventually.HoldsAsync(() => broadcaster.PendingCount == 0, "the events were published once Redis ran again", TimeSpan.FromSeconds(30));
+        (await broadcaster.GetRetainedAsync("upload:behind", 0)).Events.Select(e => e.Seq).Should().Equal(1, 2, 3, 4, 5, 6);
+    }
+
+    [Fact]
     public async Task When_redis_restarts_empty_a_channel_continues_above_the_seq_its_instances_remember()
     {
         await using var publisher = await StartHostAsync();
@@ -213,6 +238,9 @@ public sealed class RedisGuaranteeTests : IAsyncLifetime
             o.Configuration = _redis.Configuration + ",connectTimeout=2000" + settings;
             o.ChannelPrefix = _prefix;
         }));
+
+    private static EventPublication Publication(string error)
+        => new(System.Text.Encoding.UTF8.GetBytes($$"""{"type":"upload_error","uploadId":"behind","error":"{{error}}"}"""), null);
 
     private static UploadProgressEvent Progress(string uploadId, long bytes, long total)
         => new() { UploadId = uploadId, Progress = (double)bytes / total, BytesUploaded = bytes, TotalBytes = total };
