@@ -54,6 +54,9 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
     /// <summary>The number of events not yet in Redis; for tests.</summary>
     internal int PendingCount => _queue.Count;
 
+    /// <summary>The number of channels whose batch is on its way to Redis; for tests.</summary>
+    internal int SendingCount => _queue.SendingCount;
+
     /// <summary>Connects (the connection keeps reconnecting on its own if Redis is down) and starts publishing.</summary>
     public Task StartAsync() => _started.Value;
 

@@ -35,6 +35,18 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
         }
     }
 
+    /// <summary>Gets the number of channels whose batch is on its way to Redis; for tests.</summary>
+    public int SendingCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _channels.Values.Count(c => c.Sending);
+            }
+        }
+    }
+
     /// <summary>Gets whether no event waits and no batch is on its way.</summary>
     public bool IsEmpty
     {
