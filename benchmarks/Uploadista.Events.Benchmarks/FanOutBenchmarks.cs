@@ -27,15 +27,16 @@ public class FanOutBenchmarks
     {
         var options = Options.Create(new UploadistaEventsOptions { SendQueueCapacity = 1024 });
         _broadcaster = new MemoryEventBroadcaster(options, TimeProvider.System, NullLogger<MemoryEventBroadcaster>.Instance);
-        var registry = new SubscriptionRegistry(_broadcaster, NullLogger<SubscriptionRegistry>.Instance);
+        var registry = new SubscriptionRegistry(_broadcaster, options, NullLogger<SubscriptionRegistry>.Instance);
         _sink = new CountingStream();
         for (var i = 0; i < Subscribers; i++)
         {
             var frames = new FrameStream(_sink);
             var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = Timeout.InfiniteTimeSpan });
-            var emitter = new WebSocketEventEmitter(socket, frames, 1024, since: 0, sinceEpoch: null, TimeProvider.System);
-            _ = emitter.RunAsync(_stop.Token);
-            _memberships.Add(await registry.JoinAsync("upload:bench", emitter, 0, CancellationToken.None));
+            var queue = new SendQueue(1024);
+            var subscription = new ConnectionSubscription(queue, since: 0, sinceEpoch: null);
+            _ = new ConnectionWriter(queue, new TransportFrameWriter(socket, frames), () => subscription.Epoch, TimeProvider.System).RunAsync(_stop.Token);
+            _memberships.Add(await registry.JoinAsync("upload:bench", subscription, CancellationToken.None));
         }
 
         _publication = EventPublisher.Serialize(new UploadProgressEvent { UploadId = "bench", Progress = 0.5, BytesUploaded = 1, TotalBytes = 2 }, DateTimeOffset.UtcNow);

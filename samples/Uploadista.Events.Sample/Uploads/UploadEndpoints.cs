@@ -77,8 +77,12 @@ public static class UploadEndpoints
             return Results.Problem("This upload has already been sent.", statusCode: StatusCodes.Status409Conflict);
         }
 
-        // The declared size is the limit, enforced below, whatever Kestrel's default.
-        context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = null;
+        // The declared size is the limit, enforced below, whatever Kestrel's default (a server without
+        // the feature, such as TestServer, has no limit of its own).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = null;
+        }
         var aborted = context.RequestAborted;
 
         // Events are published with no cancellation: a client that went away still gets its upload_error

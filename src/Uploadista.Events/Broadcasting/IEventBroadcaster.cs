@@ -28,11 +28,15 @@ public interface IEventBroadcaster
     /// </summary>
     /// <param name="channel">The channel name.</param>
     /// <param name="publication">The serialized event.</param>
-    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <param name="cancellationToken">
+    /// Stops waiting; it does not withdraw the event. The in-memory broadcaster completes at once; the
+    /// Redis one may already have sent the event, which is then published all the same.
+    /// </param>
     /// <returns>
     /// The sequence number assigned to the event, once it has one: an event published after this
-    /// completes, on any instance, gets a higher one. A broadcaster whose broker is unreachable returns
-    /// 0 at once instead and publishes the event, in order, when the broker is back.
+    /// completes, on any instance, gets a higher one. When the event is deferred (the broker is
+    /// unreachable, or a batch failed and the event waits in the outbox to be sent again in order),
+    /// the returned value is 0: the event's seq is assigned when it is published, later.
     /// </returns>
     ValueTask<long> PublishAsync(string channel, EventPublication publication, CancellationToken cancellationToken = default);
 
@@ -52,7 +56,10 @@ public interface IEventBroadcaster
     /// </summary>
     /// <param name="channel">The channel name.</param>
     /// <param name="afterSeq">Only events with a higher sequence number are returned; 0 returns them all.</param>
-    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <param name="cancellationToken">
+    /// Ignored once the read is sent: the Redis broadcaster's read ends when Redis answers or its
+    /// timeout is up; the caller stops waiting for it itself if it must.
+    /// </param>
     /// <returns>The channel's state and the retained events, in sequence order.</returns>
     ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default);
 }

@@ -6,16 +6,25 @@ namespace Uploadista.Events;
 /// <summary>
 /// The default broadcaster: channels live in this process only. Sequence numbers and retained events
 /// are kept per channel until <see cref="UploadistaEventsOptions.RetentionPeriod"/> after the
-/// channel's last event, and never while the channel has subscribers.
+/// channel's last event, and never while the channel has subscribers; a channel that never had an
+/// event is forgotten when its last subscriber leaves. Beyond
+/// <see cref="UploadistaEventsOptions.MaxRetainedChannels"/> channels, the one idle longest (without
+/// subscribers) is evicted.
 /// </summary>
 internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 {
     private readonly Dictionary<string, MemoryChannel> _channels = new(StringComparer.Ordinal);
+
+    // Channels by their last event, the one idle longest first (under _channelsGate).
+    private readonly LinkedList<MemoryChannel> _byLastEvent = new();
     private readonly Lock _channelsGate = new();
     private readonly TimeProvider _time;
     private readonly ILogger<MemoryEventBroadcaster> _logger;
     private readonly TimeSpan _retention;
     private readonly int _maxRetained;
+    private readonly int _maxChannels;
+    private long _evicted;
+    private long _lastEvictionLog = long.MinValue;
     private readonly ITimer _sweepTimer;
 
     public MemoryEventBroadcaster(IOptions<UploadistaEventsOptions> options, TimeProvider time, ILogger<MemoryEventBroadcaster> logger)
@@ -24,6 +33,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         _logger = logger;
         _retention = options.Value.RetentionPeriod;
         _maxRetained = options.Value.MaxRetainedEventsPerChannel;
+        _maxChannels = options.Value.MaxRetainedChannels;
         var sweepEvery = TimeSpan.FromTicks(Math.Min(_retention.Ticks, TimeSpan.FromMinutes(1).Ticks));
         _sweepTimer = time.CreateTimer(_ => SweepExpired(), null, sweepEvery, sweepEvery);
     }
@@ -33,7 +43,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(channel);
         while (true)
         {
-            var state = GetOrCreate(channel);
+            var state = GetOrCreate(channel, touch: true);
             lock (state.Gate)
             {
                 if (state.Removed)
@@ -77,7 +87,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         ArgumentNullException.ThrowIfNull(subscriber);
         while (true)
         {
-            var state = GetOrCreate(channel);
+            var state = GetOrCreate(channel, touch: false);
             lock (state.Gate)
             {
                 if (state.Removed)
@@ -86,7 +96,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                 }
 
                 state.Subscribers = [.. state.Subscribers, subscriber];
-                return ValueTask.FromResult<IAsyncDisposable>(new Subscription(state, subscriber));
+                return ValueTask.FromResult<IAsyncDisposable>(new Subscription(this, state, subscriber));
             }
         }
     }
@@ -128,19 +138,98 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         }
     }
 
+    /// <summary>The number of channels held; for tests.</summary>
+    internal int ChannelCount
+    {
+        get
+        {
+            lock (_channelsGate)
+            {
+                return _channels.Count;
+            }
+        }
+    }
+
     public void Dispose() => _sweepTimer.Dispose();
 
-    private MemoryChannel GetOrCreate(string channel)
+    /// <param name="channel">The channel name.</param>
+    /// <param name="touch">Whether an event is about to be published: the channel becomes the one idle shortest.</param>
+    private MemoryChannel GetOrCreate(string channel, bool touch)
     {
         lock (_channelsGate)
         {
             if (!_channels.TryGetValue(channel, out var state))
             {
-                state = new MemoryChannel { LastEventAt = _time.GetUtcNow() };
+                if (_channels.Count >= _maxChannels)
+                {
+                    EvictIdlestLocked();
+                }
+
+                state = new MemoryChannel(channel) { LastEventAt = _time.GetUtcNow() };
                 _channels.Add(channel, state);
+                _byLastEvent.AddLast(state.Node);
+            }
+            else if (touch && state.Node.Next is not null)
+            {
+                _byLastEvent.Remove(state.Node);
+                _byLastEvent.AddLast(state.Node);
             }
 
             return state;
+        }
+    }
+
+    /// <summary>Evicts the channel idle longest that has no subscribers; with subscribers everywhere, none.</summary>
+    private void EvictIdlestLocked()
+    {
+        for (var node = _byLastEvent.First; node is not null; node = node.Next)
+        {
+            var state = node.Value;
+            lock (state.Gate)
+            {
+                if (state.Subscribers.Length > 0)
+                {
+                    continue;
+                }
+
+                state.Removed = true;
+            }
+
+            RemoveLocked(state);
+            _evicted++;
+            var now = _time.GetTimestamp();
+            if (_time.GetElapsedTime(_lastEvictionLog, now) >= TimeSpan.FromMinutes(1) || _lastEvictionLog == long.MinValue)
+            {
+                _lastEvictionLog = now;
+                Log.ChannelEvicted(_logger, _maxChannels, state.Name, _evicted);
+            }
+
+            return;
+        }
+    }
+
+    private void RemoveLocked(MemoryChannel state)
+    {
+        _channels.Remove(state.Name);
+        _byLastEvent.Remove(state.Node);
+    }
+
+    /// <summary>A channel that never had an event is forgotten when its last subscriber leaves.</summary>
+    private void ForgetIfUnused(MemoryChannel state)
+    {
+        lock (_channelsGate)
+        {
+            lock (state.Gate)
+            {
+                if (state.Removed || state.Seq > 0 || state.Subscribers.Length > 0)
+                {
+                    return;
+                }
+
+                state.Removed = true;
+            }
+
+            RemoveLocked(state);
         }
     }
 
@@ -149,8 +238,8 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         var cutoff = _time.GetUtcNow() - _retention;
         lock (_channelsGate)
         {
-            List<string>? expired = null;
-            foreach (var (name, state) in _channels)
+            List<MemoryChannel>? expired = null;
+            foreach (var state in _channels.Values)
             {
                 lock (state.Gate)
                 {
@@ -158,20 +247,28 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                     {
                         // A caller that fetched this state before the removal sees the flag and starts over.
                         state.Removed = true;
-                        (expired ??= []).Add(name);
+                        (expired ??= []).Add(state);
                     }
                 }
             }
 
-            foreach (var name in expired ?? [])
-            {
-                _channels.Remove(name);
-            }
+            expired?.ForEach(RemoveLocked);
         }
     }
 
     private sealed class MemoryChannel
     {
+        public MemoryChannel(string name)
+        {
+            Name = name;
+            Node = new LinkedListNode<MemoryChannel>(this);
+        }
+
+        public string Name { get; }
+
+        /// <summary>Its place among the channels by last event.</summary>
+        public LinkedListNode<MemoryChannel> Node { get; }
+
         public Lock Gate { get; } = new();
 
         public long Seq { get; set; }
@@ -189,11 +286,12 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 
         public void Retain(ChannelEvent channelEvent, int max)
         {
-            if (channelEvent.ConflationKey is { } key)
+            // At most one retained event per key: the newest.
+            if (channelEvent.ConflationKey is not null)
             {
                 for (var i = Retained.Count - 1; i >= 0; i--)
                 {
-                    if (Retained[i].ConflationKey == key)
+                    if (Conflation.Supersedes(channelEvent.ConflationKey, Retained[i].ConflationKey))
                     {
                         Retained.RemoveAt(i);
                         break;
@@ -209,7 +307,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         }
     }
 
-    private sealed class Subscription(MemoryChannel state, IChannelSubscriber subscriber) : IAsyncDisposable
+    private sealed class Subscription(MemoryEventBroadcaster owner, MemoryChannel state, IChannelSubscriber subscriber) : IAsyncDisposable
     {
         private int _disposed;
 
@@ -221,6 +319,8 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                 {
                     state.Subscribers = Array.FindAll(state.Subscribers, s => !ReferenceEquals(s, subscriber));
                 }
+
+                owner.ForgetIfUnused(state);
             }
 
             return ValueTask.CompletedTask;

@@ -10,9 +10,14 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
 {
     private readonly int _maxConnections = options.Value.MaxConnections;
     private readonly int _maxPerChannel = options.Value.MaxConnectionsPerChannel;
+
+    // Refused sockets are upgraded (a browser reads a close status, not an HTTP status) and held for at
+    // most a second; this many at once, beyond which a refusal is an HTTP status instead.
+    private readonly int _maxRefusing = Math.Clamp(options.Value.MaxConnections / 10, 10, 1000);
+    private int _refusing;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, int> _perChannel = new(StringComparer.Ordinal);
-    private readonly HashSet<WebSocketEventEmitter> _open = [];
+    private readonly HashSet<OpenConnection> _open = [];
     private int _count;
     private TaskCompletionSource? _empty;
     private bool _stopping;
@@ -41,8 +46,8 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
-    /// <summary>Gets the open connections' emitters; for tests.</summary>
-    internal WebSocketEventEmitter[] Snapshot()
+    /// <summary>Gets the open connections; for tests.</summary>
+    internal OpenConnection[] Snapshot()
     {
         lock (_gate)
         {
@@ -70,20 +75,44 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
+    /// <summary>Gets the number of refused sockets being closed.</summary>
+    public int RefusingCount => Volatile.Read(ref _refusing);
+
+    /// <summary>
+    /// Takes a place for a refused socket while its close is sent, or returns <see langword="null"/> when
+    /// too many are being refused at once.
+    /// </summary>
+    public IDisposable? TryBeginRefusal()
+    {
+        while (true)
+        {
+            var refusing = Volatile.Read(ref _refusing);
+            if (refusing >= _maxRefusing)
+            {
+                return null;
+            }
+
+            if (Interlocked.CompareExchange(ref _refusing, refusing + 1, refusing) == refusing)
+            {
+                return new Refusal(this);
+            }
+        }
+    }
+
     /// <summary>Refuses new connections and asks every open one to close with 1001.</summary>
     /// <returns>The number of connections asked to close.</returns>
     public int CloseAll()
     {
-        WebSocketEventEmitter[] open;
+        OpenConnection[] open;
         lock (_gate)
         {
             _stopping = true;
             open = [.. _open];
         }
 
-        foreach (var emitter in open)
+        foreach (var connection in open)
         {
-            emitter.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
+            connection.Queue.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
         }
 
         return open.Length;
@@ -104,29 +133,29 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
-    private void Attach(WebSocketEventEmitter emitter)
+    private void Attach(OpenConnection connection)
     {
         bool stopping;
         lock (_gate)
         {
-            _open.Add(emitter);
+            _open.Add(connection);
             stopping = _stopping;
         }
 
         if (stopping)
         {
-            emitter.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
+            connection.Queue.RequestClose(CloseStatuses.ShuttingDown, "Server shutting down");
         }
     }
 
-    private void Release(string channel, WebSocketEventEmitter? emitter)
+    private void Release(string channel, OpenConnection? connection)
     {
         TaskCompletionSource? empty = null;
         lock (_gate)
         {
-            if (emitter is not null)
+            if (connection is not null)
             {
-                _open.Remove(emitter);
+                _open.Remove(connection);
             }
 
             if (--_perChannel[channel] == 0)
@@ -144,24 +173,37 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         empty?.TrySetResult();
     }
 
+    private sealed class Refusal(ConnectionTracker tracker) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref tracker._refusing);
+            }
+        }
+    }
+
     /// <summary>A connection's place, held until disposed.</summary>
     public sealed class Admission(ConnectionTracker tracker, string channel) : IDisposable
     {
-        private WebSocketEventEmitter? _emitter;
+        private OpenConnection? _connection;
         private int _disposed;
 
         /// <summary>Makes the accepted connection known, so that shutdown closes it.</summary>
-        public void Attach(WebSocketEventEmitter emitter)
+        public void Attach(OpenConnection connection)
         {
-            _emitter = emitter;
-            tracker.Attach(emitter);
+            _connection = connection;
+            tracker.Attach(connection);
         }
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                tracker.Release(channel, _emitter);
+                tracker.Release(channel, _connection);
             }
         }
     }

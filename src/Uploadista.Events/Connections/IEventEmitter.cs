@@ -1,26 +1,16 @@
+using System.Net.WebSockets;
+
 namespace Uploadista.Events;
 
 /// <summary>
-/// The sending side of one client connection. The local subscription registry hands it the events of
-/// the connection's channel; it queues them without blocking and sends them in seq order.
+/// One connection's subscription to one channel, as the channel's sequencer sees it. The sequencer
+/// calls it under the channel's lock, so calls never overlap and always come in seq order; it queues
+/// what the connection has not seen and never blocks.
 /// </summary>
 internal interface IEventEmitter
 {
-    /// <summary>
-    /// Queues <paramref name="channelEvent"/> without blocking. Events at or below the last seq queued
-    /// are ignored, so an event is never sent twice. An event of another epoch than the connection's
-    /// means the channel started over beneath it: the connection is closed with 4010, so that its
-    /// client never sees seq go back and starts over itself.
-    /// </summary>
-    void Emit(ChannelEvent channelEvent);
-
-    /// <summary>
-    /// Ends the hold a new emitter starts in: queues the <paramref name="retained"/> events after the
-    /// client's <c>since</c> that precede the live ones queued meanwhile, then starts sending. A
-    /// <c>since</c> of another epoch than the channel's (the client said so, or it is beyond the
-    /// channel's last seq) counts as 0.
-    /// </summary>
-    void Release(RetainedEvents retained);
+    /// <summary>Gets the last seq the client said it has (its <c>since</c>); retained events after it are read for a join.</summary>
+    long Since { get; }
 
     /// <summary>
     /// Whether the client's <c>since</c> belongs to the channel's current run as
@@ -28,4 +18,21 @@ internal interface IEventEmitter
     /// retained event, not only those after its since.
     /// </summary>
     bool CanResume(RetainedEvents retained);
+
+    /// <summary>
+    /// Queues a live event. Events at or below the last seq queued are ignored, so an event is never sent
+    /// twice. An event of another epoch than the connection's, once it has been sent events, means the
+    /// channel started over beneath it: the connection is closed with 4010.
+    /// </summary>
+    void Emit(ChannelEvent channelEvent);
+
+    /// <summary>
+    /// Ends a hold: queues the <paramref name="retained"/> events the connection has not seen that
+    /// precede <paramref name="held"/> (the live events that arrived during the hold), then those, and
+    /// starts sending if it had not.
+    /// </summary>
+    void CatchUp(RetainedEvents retained, ReadOnlySpan<ChannelEvent> held);
+
+    /// <summary>Closes the connection (the sequencer could not keep its order, for one).</summary>
+    void Close(WebSocketCloseStatus status, string description);
 }

@@ -59,6 +59,20 @@ public sealed class UploadistaEventsOptions
     public int MaxInboundMessagesPerSecond { get; set; } = 10;
 
     /// <summary>
+    /// Gets or sets how many WebSocket frames a client may send per second, control frames (pings,
+    /// pongs) and fragments included; more closes the connection (1008). Where the server's transport
+    /// cannot be captured (under TestServer, for one), the WebSocket answers pings without the library
+    /// seeing them, and only data frames are counted. The default is 100.
+    /// </summary>
+    public int MaxInboundFramesPerSecond { get; set; } = 100;
+
+    /// <summary>
+    /// Gets or sets how many bytes a client may send per second, frame headers included; more closes the
+    /// connection (1008). It must be at least <see cref="MaxInboundMessageBytes"/>. The default is 65536.
+    /// </summary>
+    public int MaxInboundBytesPerSecond { get; set; } = 64 * 1024;
+
+    /// <summary>
     /// Gets or sets the largest message, in bytes, a client may send; a larger one closes the connection
     /// (1009). The default is 4096.
     /// </summary>
@@ -93,4 +107,12 @@ public sealed class UploadistaEventsOptions
     /// is 1000.
     /// </summary>
     public int MaxRetainedEventsPerChannel { get; set; } = 1000;
+
+    /// <summary>
+    /// Gets or sets the most channels (uploads and jobs) the in-memory broadcaster keeps; beyond it, the
+    /// one whose last event is oldest and that no socket watches is evicted (and logged). It bounds the
+    /// memory of a process that sees many short-lived uploads. Redis keeps channels in Redis and ignores
+    /// it. The default is 100000.
+    /// </summary>
+    public int MaxRetainedChannels { get; set; } = 100_000;
 }

@@ -17,9 +17,12 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
         CheckRange(result, options.SendQueueCapacity, 1, 1_000_000, nameof(options.SendQueueCapacity));
         CheckRange(result, options.MaxInboundMessageBytes, 64, 1024 * 1024, nameof(options.MaxInboundMessageBytes));
         CheckRange(result, options.MaxRetainedEventsPerChannel, 1, 1_000_000, nameof(options.MaxRetainedEventsPerChannel));
+        CheckRange(result, options.MaxRetainedChannels, 1, int.MaxValue, nameof(options.MaxRetainedChannels));
         CheckRange(result, options.MaxConnections, 1, int.MaxValue, nameof(options.MaxConnections));
         CheckRange(result, options.MaxConnectionsPerChannel, 1, int.MaxValue, nameof(options.MaxConnectionsPerChannel));
         CheckRange(result, options.MaxInboundMessagesPerSecond, 1, 100_000, nameof(options.MaxInboundMessagesPerSecond));
+        CheckRange(result, options.MaxInboundFramesPerSecond, options.MaxInboundMessagesPerSecond, 1_000_000, nameof(options.MaxInboundFramesPerSecond));
+        CheckRange(result, options.MaxInboundBytesPerSecond, options.MaxInboundMessageBytes, int.MaxValue, nameof(options.MaxInboundBytesPerSecond));
         foreach (var origin in options.AllowedOrigins)
         {
             if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/'))

@@ -35,6 +35,7 @@ public static class UploadistaEventsServiceCollectionExtensions
             services.TryAddSingleton<IUploadistaEventPublisher, EventPublisher>();
             services.TryAddSingleton<SubscriptionRegistry>();
             services.TryAddSingleton<ConnectionTracker>();
+            services.TryAddSingleton<ConnectionAdmission>();
             services.TryAddSingleton<WebSocketConnectionHandler>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UploadistaEventsService>());
         }

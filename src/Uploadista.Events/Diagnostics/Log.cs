@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Debug, "Catching up channel {Channel}: reading its retained events failed (attempt {Attempt}: {Reason}); retrying.", EventName = "CatchUpRetrying")]
     public static partial void CatchUpRetrying(ILogger logger, string channel, int attempt, string reason);
 
+    [LoggerMessage(6, LogLevel.Warning, "The in-memory broadcaster holds its maximum of {MaxChannels} channels: evicted {Channel}, the one idle longest ({Evicted} evicted so far; said at most once a minute).", EventName = "ChannelEvicted")]
+    public static partial void ChannelEvicted(ILogger logger, int maxChannels, string channel, long evicted);
+
     [LoggerMessage(100, LogLevel.Debug, "WebSocket connection opened on channel {Channel} (since {Since}).", EventName = "ConnectionOpened")]
     public static partial void ConnectionOpened(ILogger logger, string channel, long since);
 

@@ -57,19 +57,8 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
     {
         var stamped = uploadistaEvent with { Timestamp = timestamp, Seq = 0 };
         var payload = JsonSerializer.SerializeToUtf8Bytes(stamped, EventJsonContext.Default.UploadistaEvent);
-        return new EventPublication(payload, ConflationKeyOf(uploadistaEvent));
+        return new EventPublication(payload, Conflation.KeyOf(uploadistaEvent));
     }
-
-    /// <summary>
-    /// Progress of the same upload, or of the same node of the same job, supersedes earlier progress.
-    /// Job ids cannot contain ':', so the key is unambiguous.
-    /// </summary>
-    internal static string? ConflationKeyOf(UploadistaEvent uploadistaEvent) => uploadistaEvent switch
-    {
-        UploadProgressEvent => "upload_progress",
-        FlowProgressEvent progress => string.Concat("flow_progress:", progress.JobId, ":", progress.NodeId),
-        _ => null,
-    };
 
     private async ValueTask PublishToAsync(string channel, EventPublication publication, CancellationToken cancellationToken)
     {

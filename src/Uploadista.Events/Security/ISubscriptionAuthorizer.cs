@@ -45,8 +45,26 @@ public enum SubscriptionDecision
 /// <summary>A socket's request to watch one upload or one job, as an authorizer sees it.</summary>
 public sealed class SubscriptionRequest
 {
-    internal SubscriptionRequest(HttpContext httpContext, SubscriptionKind kind, string id)
+    /// <summary>Initializes a new instance of the <see cref="SubscriptionRequest"/> class, as the library does for each socket; public so that authorizers can be unit-tested.</summary>
+    /// <param name="httpContext">The upgrade request.</param>
+    /// <param name="kind">Whether an upload or a job is asked for.</param>
+    /// <param name="id">The upload id or job id.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="httpContext"/> or <paramref name="id"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not 1 to 128 characters of <c>A-Z a-z 0-9 . _ ~ -</c>.</exception>
+    public SubscriptionRequest(HttpContext httpContext, SubscriptionKind kind, string id)
     {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        ArgumentNullException.ThrowIfNull(id);
+        if (!Channels.IsValidId(id))
+        {
+            throw new ArgumentException($"An id is 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ - (got '{id}').", nameof(id));
+        }
+
+        if (!Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "Upload or Flow.");
+        }
+
         HttpContext = httpContext;
         Kind = kind;
         Id = id;

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.WebSockets;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -11,6 +15,19 @@ namespace Uploadista.Events;
 internal sealed class FrameStream(Stream transport) : Stream
 {
     private readonly SemaphoreSlim _writing = new(1, 1);
+    private InboundMeter? _meter;
+    private Action<WebSocketCloseStatus, string>? _onViolation;
+
+    /// <summary>
+    /// Counts what the client sends against <paramref name="meter"/>'s budget from now on. Over it, the
+    /// close frame is written at once and reading fails, so a flood stops costing work even when it is
+    /// made of frames the WebSocket would answer or skip without returning.
+    /// </summary>
+    public void Meter(InboundMeter meter, Action<WebSocketCloseStatus, string> onViolation)
+    {
+        _meter = meter;
+        _onViolation = onViolation;
+    }
 
     public override bool CanRead => transport.CanRead;
 
@@ -55,13 +72,61 @@ internal sealed class FrameStream(Stream transport) : Stream
         }
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        => transport.ReadAsync(buffer, cancellationToken);
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await transport.ReadAsync(buffer, cancellationToken);
+        if (_meter?.Observe(buffer.Span[..read]) is var (status, reason))
+        {
+            // The close frame first: telling the connection ends it, and it would not be written.
+            _meter = null;
+            await WriteAsync(CloseFrame(status, reason), cancellationToken);
+            _onViolation!(status, reason);
+            await DiscardAsync();
+            throw new IOException($"The client went over its inbound budget: {reason}");
+        }
+
+        return read;
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => transport.ReadAsync(buffer, offset, count, cancellationToken);
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override int Read(byte[] buffer, int offset, int count) => transport.Read(buffer, offset, count);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    /// <summary>
+    /// Reads and drops what the client still sends, for at most a second: closing a connection with
+    /// data unread resets it, and a reset can destroy the close frame before the client reads it.
+    /// </summary>
+    private async Task DiscardAsync()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            while (await transport.ReadAsync(scratch, deadline.Token) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // Time is up, or the connection is gone.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>A server's close frame: FIN and opcode 8, unmasked, the status then the reason (short, ASCII).</summary>
+    private static byte[] CloseFrame(WebSocketCloseStatus status, string reason)
+    {
+        var frame = new byte[4 + reason.Length];
+        frame[0] = 0x88;
+        frame[1] = (byte)(2 + reason.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)status);
+        Encoding.ASCII.GetBytes(reason, frame.AsSpan(4));
+        return frame;
+    }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => transport.FlushAsync(cancellationToken);
 
@@ -121,8 +186,13 @@ internal sealed class TransportCapture : IHttpUpgradeFeature, IHttpExtendedConne
         }
 
         // An application-wide UseWebSockets() may have installed a handshake holding the original
-        // features; ours, next in line, installs one that goes through the capture.
-        context.Features.Set<IHttpWebSocketFeature>(null);
+        // features; ours, next in line, installs one that goes through the capture. A server without
+        // those features (TestServer) keeps its own WebSocket feature, and nothing is captured.
+        if (capture.IsUpgradableRequest || capture.IsExtendedConnect)
+        {
+            context.Features.Set<IHttpWebSocketFeature>(null);
+        }
+
         context.Features.Set(capture);
         return capture;
     }

@@ -16,6 +16,7 @@ public sealed class RawWebSocket : IAsyncDisposable
     private RawWebSocket(TcpClient tcp, WebSocket socket)
     {
         _tcp = tcp;
+        Stream = tcp.GetStream();
         Socket = socket;
     }
 
@@ -45,6 +46,38 @@ public sealed class RawWebSocket : IAsyncDisposable
         headers.ToString().Should().StartWith("HTTP/1.1 101");
         var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
         return new RawWebSocket(tcp, socket);
+    }
+
+    /// <summary>Gets the connection's stream, to write frames the client protocol would never send.</summary>
+    public NetworkStream Stream { get; }
+
+    /// <summary>Builds one masked client frame (RFC 6455 section 5.2) with <paramref name="opcode"/>, to write straight to the connection.</summary>
+    public static byte[] ClientFrame(byte opcode, bool fin, ReadOnlySpan<byte> payload)
+    {
+        var extended = payload.Length > 125 ? 2 : 0;
+        var frame = new byte[6 + extended + payload.Length];
+        frame[0] = (byte)((fin ? 0x80 : 0) | opcode);
+        if (extended == 0)
+        {
+            frame[1] = (byte)(0x80 | payload.Length);
+        }
+        else
+        {
+            frame[1] = 0x80 | 126;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), checked((ushort)payload.Length));
+        }
+
+        // A zero mask: the payload goes as it is.
+        payload.CopyTo(frame.AsSpan(6 + extended));
+        return frame;
+    }
+
+    /// <summary>Drops the connection with a TCP reset, as a client that vanished would.</summary>
+    public void Reset()
+    {
+        _tcp.Client.LingerState = new LingerOption(true, 0);
+        Socket.Abort();
+        _tcp.Dispose();
     }
 
     public async Task SendTextAsync(string text)

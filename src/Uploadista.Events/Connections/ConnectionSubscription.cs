@@ -1,0 +1,107 @@
+using System.Net.WebSockets;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// A connection's subscription to one channel: the client's <c>since</c> and the channel's epoch and
+/// last seq as this connection knows them. It filters what the sequencer hands it (nothing twice,
+/// nothing of another run) into the connection's <see cref="SendQueue"/>. A connection that carries
+/// several subscriptions has one of these for each, all feeding one queue.
+/// </summary>
+internal sealed class ConnectionSubscription(SendQueue queue, long since, string? sinceEpoch) : IEventEmitter
+{
+    private bool _started;
+    private long _lastSeq;
+    private volatile string? _epoch;
+
+    public long Since => since;
+
+    /// <summary>Gets the channel's epoch as this connection knows it (for the pong), or null while it has none.</summary>
+    public string? Epoch => _epoch;
+
+    public bool CanResume(RetainedEvents retained)
+        => since <= retained.LastSeq && (sinceEpoch is null || sinceEpoch == retained.Epoch);
+
+    public void Emit(ChannelEvent channelEvent)
+    {
+        if (Accept(channelEvent))
+        {
+            queue.Add(channelEvent);
+        }
+    }
+
+    public void CatchUp(RetainedEvents retained, ReadOnlySpan<ChannelEvent> held)
+    {
+        if (!_started && !Start(retained, held))
+        {
+            return;
+        }
+
+        var firstHeld = held.Length > 0 ? held[0].Seq : long.MaxValue;
+        var owed = new List<ChannelEvent>(retained.Events.Count + held.Length);
+        foreach (var channelEvent in retained.Events)
+        {
+            if (channelEvent.Seq < firstHeld && Accept(channelEvent))
+            {
+                owed.Add(channelEvent);
+            }
+        }
+
+        foreach (var channelEvent in held)
+        {
+            if (Accept(channelEvent))
+            {
+                owed.Add(channelEvent);
+            }
+        }
+
+        queue.AddCatchUp(owed);
+    }
+
+    public void Close(WebSocketCloseStatus status, string description) => queue.RequestClose(status, description);
+
+    /// <summary>
+    /// The first catch-up (the join) decides where the connection starts. A <c>since</c> of another run
+    /// (the client said so, or it is beyond the channel's last seq) counts as 0.
+    /// </summary>
+    /// <returns>Whether the connection can start; if not, it is closed with 4010.</returns>
+    private bool Start(RetainedEvents retained, ReadOnlySpan<ChannelEvent> held)
+    {
+        _started = true;
+        if (held.Length > 0 && retained.Epoch is not null && retained.Epoch != held[0].Epoch)
+        {
+            // The channel started over during the join, and which run is newer cannot be told.
+            queue.RequestClose(CloseStatuses.StateReset, "The channel started over; reconnect without since");
+            return false;
+        }
+
+        _epoch = held.Length > 0 ? held[0].Epoch : retained.Epoch;
+        var top = Math.Max(retained.LastSeq, held.Length > 0 ? held[^1].Seq : 0);
+        _lastSeq = since <= top && (sinceEpoch is null || sinceEpoch == _epoch) ? since : 0;
+        return true;
+    }
+
+    /// <summary>Whether the connection has yet to be sent <paramref name="channelEvent"/>; if so, it is the new last seq.</summary>
+    private bool Accept(ChannelEvent channelEvent)
+    {
+        if (_epoch is not null && channelEvent.Epoch != _epoch)
+        {
+            if (_lastSeq > 0)
+            {
+                queue.RequestClose(CloseStatuses.StateReset, "The channel started over; reconnect without since");
+                return false;
+            }
+
+            _lastSeq = 0;
+        }
+
+        _epoch = channelEvent.Epoch;
+        if (channelEvent.Seq <= _lastSeq)
+        {
+            return false;
+        }
+
+        _lastSeq = channelEvent.Seq;
+        return true;
+    }
+}
