@@ -256,57 +256,6 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         }
     }
 
-    private sealed class MemoryChannel
-    {
-        public MemoryChannel(string name)
-        {
-            Name = name;
-            Node = new LinkedListNode<MemoryChannel>(this);
-        }
-
-        public string Name { get; }
-
-        /// <summary>Its place among the channels by last event.</summary>
-        public LinkedListNode<MemoryChannel> Node { get; }
-
-        public Lock Gate { get; } = new();
-
-        public long Seq { get; set; }
-
-        /// <summary>A channel created again after it expired starts a new epoch.</summary>
-        public string Epoch { get; } = Guid.NewGuid().ToString("N")[..12];
-
-        public bool Removed { get; set; }
-
-        public DateTimeOffset LastEventAt { get; set; }
-
-        public IChannelSubscriber[] Subscribers { get; set; } = [];
-
-        public List<ChannelEvent> Retained { get; } = [];
-
-        public void Retain(ChannelEvent channelEvent, int max)
-        {
-            // At most one retained event per key: the newest.
-            if (channelEvent.ConflationKey is not null)
-            {
-                for (var i = Retained.Count - 1; i >= 0; i--)
-                {
-                    if (Conflation.Supersedes(channelEvent.ConflationKey, Retained[i].ConflationKey))
-                    {
-                        Retained.RemoveAt(i);
-                        break;
-                    }
-                }
-            }
-
-            Retained.Add(channelEvent);
-            if (Retained.Count > max)
-            {
-                Retained.RemoveRange(0, Retained.Count - max);
-            }
-        }
-    }
-
     private sealed class Subscription(MemoryEventBroadcaster owner, MemoryChannel state, IChannelSubscriber subscriber) : IAsyncDisposable
     {
         private int _disposed;

@@ -19,7 +19,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
 
     private readonly Lock _gate = new();
     private readonly List<ChannelEvent> _log = [];
-    private Member[] _members = [];
+    private ChannelMember[] _members = [];
     private long _logBase;
     private int _holders;
     private bool _restoring;
@@ -73,9 +73,9 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
     }
 
     /// <summary>Adds a connection, held until its first catch-up (see <see cref="JoinAsync"/>).</summary>
-    public async ValueTask<Member> JoinAsync(IEventEmitter emitter, CancellationToken cancellationToken)
+    public async ValueTask<ChannelMember> JoinAsync(IEventEmitter emitter, CancellationToken cancellationToken)
     {
-        var member = new Member(emitter);
+        var member = new ChannelMember(emitter);
         lock (_gate)
         {
             HoldLocked(member);
@@ -104,7 +104,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         }
     }
 
-    public void Leave(Member member)
+    public void Leave(ChannelMember member)
     {
         lock (_gate)
         {
@@ -141,7 +141,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
     /// <summary>Events may not have been delivered live: every connection is held while the retained state is read.</summary>
     public void OnMissedEvents()
     {
-        Member[] held;
+        ChannelMember[] held;
         lock (_gate)
         {
             if (_restoring)
@@ -157,7 +157,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         _ = RestoreAsync(held);
     }
 
-    private async Task RestoreAsync(Member[] held)
+    private async Task RestoreAsync(ChannelMember[] held)
     {
         while (true)
         {
@@ -212,7 +212,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         }
     }
 
-    private Member[] HoldAllLocked()
+    private ChannelMember[] HoldAllLocked()
     {
         foreach (var member in _members)
         {
@@ -222,7 +222,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         return _members;
     }
 
-    private void HoldLocked(Member member)
+    private void HoldLocked(ChannelMember member)
     {
         if (member.HoldFrom < 0)
         {
@@ -234,7 +234,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
     }
 
     /// <summary>One read that <paramref name="member"/> waited for is in; the last one releases it.</summary>
-    private void ReleaseLocked(Member member, RetainedEvents retained)
+    private void ReleaseLocked(ChannelMember member, RetainedEvents retained)
     {
         if (member.HoldFrom < 0 || --member.Reads > 0)
         {
@@ -246,7 +246,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         EndHoldLocked(member);
     }
 
-    private void EndHoldLocked(Member member)
+    private void EndHoldLocked(ChannelMember member)
     {
         if (member.HoldFrom < 0)
         {
@@ -296,17 +296,5 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
             _log.RemoveRange(0, unneeded);
             _logBase = needed;
         }
-    }
-
-    /// <summary>One connection on the channel.</summary>
-    internal sealed class Member(IEventEmitter emitter)
-    {
-        public IEventEmitter Emitter { get; } = emitter;
-
-        /// <summary>Where in the log its hold began (an absolute position), or -1 while it is live.</summary>
-        public long HoldFrom { get; set; } = -1;
-
-        /// <summary>How many reads it waits for.</summary>
-        public int Reads { get; set; }
     }
 }

@@ -58,7 +58,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, IOptio
             channel.Members++;
         }
 
-        ChannelSequencer.Member? member = null;
+        ChannelMember? member = null;
         try
         {
             await channel.EnsureSubscribedAsync().WaitAsync(cancellationToken);
@@ -75,7 +75,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, IOptio
         }
     }
 
-    private async ValueTask LeaveAsync(ChannelSequencer channel, ChannelSequencer.Member? member)
+    private async ValueTask LeaveAsync(ChannelSequencer channel, ChannelMember? member)
     {
         if (member is not null)
         {
@@ -102,7 +102,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, IOptio
         }
     }
 
-    private sealed class Membership(SubscriptionRegistry registry, ChannelSequencer channel, ChannelSequencer.Member member) : IAsyncDisposable
+    private sealed class Membership(SubscriptionRegistry registry, ChannelSequencer channel, ChannelMember member) : IAsyncDisposable
     {
         private int _disposed;
 
