@@ -9,6 +9,7 @@ public sealed class BackgroundFlows(ProcessingFlow flow) : IHostedService, IDisp
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _running = new();
+    private volatile bool _disposed;
 
     /// <summary>Starts the flow for a complete upload and returns its job id.</summary>
     public string Start(Upload upload, string baseUrl)
@@ -24,9 +25,19 @@ public sealed class BackgroundFlows(ProcessingFlow flow) : IHostedService, IDisp
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        // A host under WebApplicationFactory may dispose the services before it stops them.
+        if (_disposed)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         await Task.WhenAll(_running.Keys).WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _stopping.Dispose();
+    }
 }

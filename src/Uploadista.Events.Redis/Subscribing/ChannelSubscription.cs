@@ -99,14 +99,17 @@ internal sealed class ChannelSubscription : IAsyncDisposable
         _epoch = header.Epoch;
         _top = Math.Max(_top, header.Last);
         _owner.Memory.Record(Name, _epoch, _top);
-        foreach (var channelEvent in _events)
-        {
-            Deliver(channelEvent);
-        }
 
+        // Told before the batch is delivered, so that the subscriber holds it until the skipped events
+        // are read: delivered first, they would be taken for already seen.
         if (skipped)
         {
             Subscriber.OnMissedEvents();
+        }
+
+        foreach (var channelEvent in _events)
+        {
+            Deliver(channelEvent);
         }
     }
 

@@ -25,8 +25,7 @@ internal static class Conflation
     /// one (or <paramref name="incomingKey"/>, the key of an item about to follow) supersedes.
     /// </summary>
     /// <returns>The number of items removed.</returns>
-    public static int RemoveSuperseded<T>(List<T?> items, Func<T, string?> keyOf, string? incomingKey = null)
-        where T : class
+    public static int RemoveSuperseded<T>(List<T> items, Func<T, string?> keyOf, string? incomingKey = null)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         if (incomingKey is not null)
@@ -35,30 +34,23 @@ internal static class Conflation
         }
 
         // Walk from the newest: the first of each key is kept, older ones go.
-        var removed = 0;
+        var keep = new bool[items.Count];
         for (var i = items.Count - 1; i >= 0; i--)
         {
-            if (keyOf(items[i]!) is { } key && !seen.Add(key))
-            {
-                items[i] = null;
-                removed++;
-            }
+            keep[i] = keyOf(items[i]) is not { } key || seen.Add(key);
         }
 
-        if (removed > 0)
+        var kept = 0;
+        for (var i = 0; i < items.Count; i++)
         {
-            var kept = 0;
-            for (var i = 0; i < items.Count; i++)
+            if (keep[i])
             {
-                if (items[i] is not null)
-                {
-                    items[kept++] = items[i];
-                }
+                items[kept++] = items[i];
             }
-
-            items.RemoveRange(kept, items.Count - kept);
         }
 
+        var removed = items.Count - kept;
+        items.RemoveRange(kept, removed);
         return removed;
     }
 }

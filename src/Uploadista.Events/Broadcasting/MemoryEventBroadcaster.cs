@@ -15,7 +15,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 {
     private readonly Dictionary<string, MemoryChannel> _channels = new(StringComparer.Ordinal);
 
-    // Channels by their last event, the one idle longest first (under _channelsGate).
+    // Channels no one watches, by their last event, the one idle longest first (under _channelsGate).
     private readonly LinkedList<MemoryChannel> _byLastEvent = new();
     private readonly Lock _channelsGate = new();
     private readonly TimeProvider _time;
@@ -96,8 +96,10 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                 }
 
                 state.Subscribers = [.. state.Subscribers, subscriber];
-                return ValueTask.FromResult<IAsyncDisposable>(new Subscription(this, state, subscriber));
             }
+
+            Watched(state);
+            return ValueTask.FromResult<IAsyncDisposable>(new Subscription(this, state, subscriber));
         }
     }
 
@@ -169,7 +171,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                 _channels.Add(channel, state);
                 _byLastEvent.AddLast(state.Node);
             }
-            else if (touch && state.Node.Next is not null)
+            else if (touch && state.Node.List is not null && state.Node.Next is not null)
             {
                 _byLastEvent.Remove(state.Node);
                 _byLastEvent.AddLast(state.Node);
@@ -211,18 +213,49 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
     private void RemoveLocked(MemoryChannel state)
     {
         _channels.Remove(state.Name);
-        _byLastEvent.Remove(state.Node);
+        if (state.Node.List is not null)
+        {
+            _byLastEvent.Remove(state.Node);
+        }
     }
 
-    /// <summary>A channel that never had an event is forgotten when its last subscriber leaves.</summary>
-    private void ForgetIfUnused(MemoryChannel state)
+    /// <summary>A watched channel is never evicted, so it leaves the order of eviction until its last subscriber leaves.</summary>
+    private void Watched(MemoryChannel state)
     {
         lock (_channelsGate)
         {
             lock (state.Gate)
             {
-                if (state.Removed || state.Seq > 0 || state.Subscribers.Length > 0)
+                if (!state.Removed && state.Subscribers.Length > 0 && state.Node.List is not null)
                 {
+                    _byLastEvent.Remove(state.Node);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Its last subscriber left: a channel that never had an event is forgotten; another is idle from
+    /// now on, and can be evicted.
+    /// </summary>
+    private void Unwatched(MemoryChannel state)
+    {
+        lock (_channelsGate)
+        {
+            lock (state.Gate)
+            {
+                if (state.Removed || state.Subscribers.Length > 0)
+                {
+                    return;
+                }
+
+                if (state.Seq > 0)
+                {
+                    if (state.Node.List is null)
+                    {
+                        _byLastEvent.AddLast(state.Node);
+                    }
+
                     return;
                 }
 
@@ -269,7 +302,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                     state.Subscribers = Array.FindAll(state.Subscribers, s => !ReferenceEquals(s, subscriber));
                 }
 
-                owner.ForgetIfUnused(state);
+                owner.Unwatched(state);
             }
 
             return ValueTask.CompletedTask;

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Uploadista.Events;
@@ -6,11 +5,12 @@ namespace Uploadista.Events;
 /// <summary>
 /// One channel's connections in this process and the order they see its events in. Whenever retained
 /// events must be read (a connection joins, or the broadcaster says events may have been missed), the
-/// connections concerned are held: live events wait in the channel's log while the read runs, then
-/// each held connection gets the retained events that precede the log, then the log, and goes live.
-/// A connection is released only when the last read it waits for is in, so a newer live event never
-/// overtakes an older retained one. A connection that would hold more than its queue's capacity is
-/// closed with 4008 (it resumes with <c>since</c>) rather than shown a gap.
+/// connections concerned are held: live events wait in the channel's <see cref="HoldLog"/> while the
+/// read runs, then each held connection gets the retained events merged by seq with what it was held
+/// from, and goes live. A connection is released only when the last read it waits for is in, with
+/// the newest read's result, so a newer live event never overtakes an older retained one. A
+/// connection that cannot be kept in order (it would hold too much, or the retained state cannot be
+/// read for a minute) is closed, and resumes with <c>since</c>, rather than shown a gap.
 /// </summary>
 internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaster, int maxHeld, ILogger logger) : IChannelSubscriber
 {
@@ -18,15 +18,26 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
     private const int MaxRestoreAttempts = 35;
 
     private readonly Lock _gate = new();
-    private readonly List<ChannelEvent> _log = [];
+    private readonly HoldLog _log = new(maxHeld);
     private ChannelMember[] _members = [];
-    private long _logBase;
-    private int _holders;
+    private long _reads;
     private bool _restoring;
     private bool _restoreAgain;
     private Task<IAsyncDisposable>? _subscription;
 
     public string Name => name;
+
+    /// <summary>Gets whether a restore is under way; for tests.</summary>
+    internal bool IsRestoring
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _restoring;
+            }
+        }
+    }
 
     /// <summary>Joined connections, counted under the registry's lock.</summary>
     public int Members { get; set; }
@@ -72,13 +83,14 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         await handle.DisposeAsync();
     }
 
-    /// <summary>Adds a connection, held until its first catch-up (see <see cref="JoinAsync"/>).</summary>
+    /// <summary>Adds a connection, held until its first catch-up is in.</summary>
     public async ValueTask<ChannelMember> JoinAsync(IEventEmitter emitter, CancellationToken cancellationToken)
     {
         var member = new ChannelMember(emitter);
+        long read;
         lock (_gate)
         {
-            HoldLocked(member);
+            _log.Hold(member, read = ++_reads);
             _members = [.. _members, member];
         }
 
@@ -92,7 +104,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
 
             lock (_gate)
             {
-                ReleaseLocked(member, retained);
+                ReleaseLocked(member, retained, read);
             }
 
             return member;
@@ -109,7 +121,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         lock (_gate)
         {
             _members = Array.FindAll(_members, m => !ReferenceEquals(m, member));
-            EndHoldLocked(member);
+            _log.End(member, _members);
         }
     }
 
@@ -121,19 +133,15 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         {
             foreach (var member in _members)
             {
-                if (member.HoldFrom < 0)
+                if (member.HoldFrom < 0 && !member.Closed)
                 {
                     member.Emitter.Emit(channelEvent);
                 }
             }
 
-            if (_holders > 0)
+            if (_log.IsHolding)
             {
-                _log.Add(channelEvent);
-                if (_log.Count > maxHeld)
-                {
-                    CloseOverflowingLocked();
-                }
+                _log.Append(channelEvent, _members);
             }
         }
     }
@@ -141,13 +149,18 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
     /// <summary>Events may not have been delivered live: every connection is held while the retained state is read.</summary>
     public void OnMissedEvents()
     {
-        ChannelMember[] held;
+        (ChannelMember[] Members, long Read) held;
         lock (_gate)
         {
             if (_restoring)
             {
                 _restoreAgain = true;
                 return;
+            }
+
+            if (_members.Length == 0)
+            {
+                return; // the next join reads the retained state anyway
             }
 
             _restoring = true;
@@ -157,38 +170,58 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         _ = RestoreAsync(held);
     }
 
-    private async Task RestoreAsync(ChannelMember[] held)
+    private async Task RestoreAsync((ChannelMember[] Members, long Read) held)
     {
-        while (true)
+        try
         {
-            var retained = await ReadRetainedWithRetriesAsync();
+            while (true)
+            {
+                var retained = await ReadRetainedWithRetriesAsync();
+                lock (_gate)
+                {
+                    // A restore asked for meanwhile holds everyone again before this one releases, so
+                    // that nobody goes live between the two reads.
+                    var next = _restoreAgain && retained is not null ? HoldAllLocked() : default;
+                    _restoreAgain = false;
+                    foreach (var member in held.Members)
+                    {
+                        if (retained is null)
+                        {
+                            CloseLocked(member, CloseStatuses.TryAgainLater, "Events may have been missed; reconnect with since");
+                        }
+                        else
+                        {
+                            ReleaseLocked(member, retained, held.Read);
+                        }
+                    }
+
+                    if (next.Members is null)
+                    {
+                        _restoring = false;
+                        return;
+                    }
+
+                    held = next;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.CatchUpFailed(logger, name, ex);
             lock (_gate)
             {
-                // A restore asked for meanwhile holds everyone again before this one releases, so that
-                // nobody goes live between the two reads.
-                var next = _restoreAgain ? HoldAllLocked() : null;
-                _restoreAgain = false;
-                foreach (var member in held)
-                {
-                    ReleaseLocked(member, retained);
-                }
-
-                if (next is null)
-                {
-                    _restoring = false;
-                    return;
-                }
-
-                held = next;
+                Array.ForEach(held.Members, m => CloseLocked(m, CloseStatuses.ServerError, "Catching up failed; reconnect with since"));
+                _restoring = false;
             }
         }
     }
 
     /// <summary>
     /// The broker may still be coming back (its subscribing connection can return before the other),
-    /// so reading is retried for a while, holding live events meanwhile.
+    /// so reading is retried for about a minute, holding live events meanwhile.
     /// </summary>
-    private async Task<RetainedEvents> ReadRetainedWithRetriesAsync()
+    /// <returns>The retained state, or null if it could not be read.</returns>
+    private async Task<RetainedEvents?> ReadRetainedWithRetriesAsync()
     {
         var delay = TimeSpan.FromMilliseconds(100);
         for (var attempt = 1; ; attempt++)
@@ -204,7 +237,7 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
             catch (Exception ex)
             {
                 Log.CatchUpFailed(logger, name, ex);
-                return RetainedEvents.None;
+                return null;
             }
 
             await Task.Delay(delay);
@@ -212,89 +245,52 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         }
     }
 
-    private ChannelMember[] HoldAllLocked()
+    private (ChannelMember[] Members, long Read) HoldAllLocked()
     {
-        foreach (var member in _members)
+        var read = ++_reads;
+        var members = Array.FindAll(_members, m => !m.Closed);
+        foreach (var member in members)
         {
-            HoldLocked(member);
+            _log.Hold(member, read);
         }
 
-        return _members;
+        return (members, read);
     }
 
-    private void HoldLocked(ChannelMember member)
-    {
-        if (member.HoldFrom < 0)
-        {
-            member.HoldFrom = _logBase + _log.Count;
-            _holders++;
-        }
-
-        member.Reads++;
-    }
-
-    /// <summary>One read that <paramref name="member"/> waited for is in; the last one releases it.</summary>
-    private void ReleaseLocked(ChannelMember member, RetainedEvents retained)
-    {
-        if (member.HoldFrom < 0 || --member.Reads > 0)
-        {
-            return;
-        }
-
-        var held = CollectionsMarshal.AsSpan(_log)[(int)(member.HoldFrom - _logBase)..];
-        member.Emitter.CatchUp(retained, held);
-        EndHoldLocked(member);
-    }
-
-    private void EndHoldLocked(ChannelMember member)
+    /// <summary>
+    /// One read that <paramref name="member"/> waited for is in. The last one releases it, with the
+    /// result of the newest read issued (it saw at least what the older ones saw), whichever finished last.
+    /// </summary>
+    private void ReleaseLocked(ChannelMember member, RetainedEvents retained, long read)
     {
         if (member.HoldFrom < 0)
         {
             return;
         }
 
-        member.HoldFrom = -1;
-        member.Reads = 0;
-        _holders--;
-        TrimLogLocked();
+        if (read == member.NewestRead)
+        {
+            member.Newest = retained;
+        }
+
+        if (--member.Reads > 0)
+        {
+            return;
+        }
+
+        member.Emitter.CatchUp(member.Newest ?? retained, _log.HeldBy(member));
+        _log.End(member, _members);
     }
 
-    /// <summary>Closes, with 4008, every held connection that would hold more than it can queue.</summary>
-    private void CloseOverflowingLocked()
+    private void CloseLocked(ChannelMember member, System.Net.WebSockets.WebSocketCloseStatus status, string reason)
     {
-        var end = _logBase + _log.Count;
-        foreach (var member in _members)
+        if (member.HoldFrom < 0 || member.Closed)
         {
-            if (member.HoldFrom >= 0 && end - member.HoldFrom > maxHeld)
-            {
-                member.Emitter.Close(CloseStatuses.SlowConsumer, "Too many events while catching up; reconnect with since");
-                member.HoldFrom = -1;
-                member.Reads = 0;
-                _holders--;
-            }
+            return;
         }
 
-        TrimLogLocked();
-    }
-
-    /// <summary>Drops the part of the log that no held connection needs.</summary>
-    private void TrimLogLocked()
-    {
-        var end = _logBase + _log.Count;
-        var needed = end;
-        foreach (var member in _members)
-        {
-            if (member.HoldFrom >= 0)
-            {
-                needed = Math.Min(needed, member.HoldFrom);
-            }
-        }
-
-        var unneeded = (int)(needed - _logBase);
-        if (unneeded > 0 && (_holders == 0 || unneeded >= _log.Count / 2))
-        {
-            _log.RemoveRange(0, unneeded);
-            _logBase = needed;
-        }
+        member.Emitter.Close(status, reason);
+        member.Closed = true;
+        _log.End(member, _members);
     }
 }

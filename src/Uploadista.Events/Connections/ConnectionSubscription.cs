@@ -37,22 +37,25 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
             return;
         }
 
-        var firstHeld = held.Length > 0 ? held[0].Seq : long.MaxValue;
+        // Both are in seq order: merged by seq, so a retained event that a lost message left out of the
+        // held ones still comes in its place. Of another epoch, the retained ones come first and the
+        // epoch rule decides.
         var owed = new List<ChannelEvent>(retained.Events.Count + held.Length);
-        foreach (var channelEvent in retained.Events)
+        var sameRun = held.Length == 0 || retained.Epoch is null || retained.Epoch == held[0].Epoch;
+        var r = 0;
+        foreach (var live in held)
         {
-            if (channelEvent.Seq < firstHeld && Accept(channelEvent))
+            while (r < retained.Events.Count && (!sameRun || retained.Events[r].Seq < live.Seq))
             {
-                owed.Add(channelEvent);
+                Owe(owed, retained.Events[r++]);
             }
+
+            Owe(owed, live);
         }
 
-        foreach (var channelEvent in held)
+        while (r < retained.Events.Count)
         {
-            if (Accept(channelEvent))
-            {
-                owed.Add(channelEvent);
-            }
+            Owe(owed, retained.Events[r++]);
         }
 
         queue.AddCatchUp(owed);
@@ -79,6 +82,14 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
         var top = Math.Max(retained.LastSeq, held.Length > 0 ? held[^1].Seq : 0);
         _lastSeq = since <= top && (sinceEpoch is null || sinceEpoch == _epoch) ? since : 0;
         return true;
+    }
+
+    private void Owe(List<ChannelEvent> owed, ChannelEvent channelEvent)
+    {
+        if (Accept(channelEvent))
+        {
+            owed.Add(channelEvent);
+        }
     }
 
     /// <summary>Whether the connection has yet to be sent <paramref name="channelEvent"/>; if so, it is the new last seq.</summary>

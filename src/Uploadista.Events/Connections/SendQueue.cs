@@ -18,12 +18,11 @@ internal sealed class SendQueue(int capacity)
     private readonly WriterSignal _signal = new();
     private readonly TaskCompletionSource _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // A ring that grows on demand, so an idle connection holds almost nothing.
-    private ChannelEvent?[] _ring = new ChannelEvent?[InitialSize];
+    // A ring that grows on demand, so an idle connection holds almost nothing. Each slot says whether
+    // its event is catch-up (not counted against the capacity).
+    private Slot[] _ring = new Slot[InitialSize];
     private int _head;
     private int _count;
-
-    // How many of the queued events are catch-up, beyond the capacity.
     private int _catchUp;
     private bool _started;
     private bool _pongRequested;
@@ -74,7 +73,7 @@ internal sealed class SendQueue(int capacity)
             }
             else
             {
-                EnqueueLocked(channelEvent);
+                EnqueueLocked(channelEvent, catchUp: false);
                 if (!_started)
                 {
                     return;
@@ -97,8 +96,7 @@ internal sealed class SendQueue(int capacity)
 
             foreach (var channelEvent in events)
             {
-                EnqueueLocked(channelEvent);
-                _catchUp++;
+                EnqueueLocked(channelEvent, catchUp: true);
             }
 
             _started = true;
@@ -180,7 +178,7 @@ internal sealed class SendQueue(int capacity)
             _pongRequested = false;
             var count = 0;
             var bytes = 0;
-            while (_count > 0 && count < batch.Length && (count == 0 || bytes + _ring[_head]!.Frame.Length <= maxBytes))
+            while (_count > 0 && count < batch.Length && (count == 0 || bytes + _ring[_head].Event!.Frame.Length <= maxBytes))
             {
                 var next = DequeueLocked();
                 bytes += next.Frame.Length;
@@ -213,11 +211,11 @@ internal sealed class SendQueue(int capacity)
         _catchUp = 0;
     }
 
-    private void EnqueueLocked(ChannelEvent channelEvent)
+    private void EnqueueLocked(ChannelEvent channelEvent, bool catchUp)
     {
         if (_count == _ring.Length)
         {
-            var grown = new ChannelEvent?[_ring.Length * 2];
+            var grown = new Slot[_ring.Length * 2];
             for (var i = 0; i < _count; i++)
             {
                 grown[i] = _ring[(_head + i) % _ring.Length];
@@ -227,42 +225,45 @@ internal sealed class SendQueue(int capacity)
             _head = 0;
         }
 
-        _ring[(_head + _count) % _ring.Length] = channelEvent;
+        _ring[(_head + _count) % _ring.Length] = new Slot(channelEvent, catchUp);
         _count++;
+        _catchUp += catchUp ? 1 : 0;
     }
 
     private ChannelEvent DequeueLocked()
     {
-        var channelEvent = _ring[_head]!;
-        _ring[_head] = null;
+        var slot = _ring[_head];
+        _ring[_head] = default;
         _head = (_head + 1) % _ring.Length;
         _count--;
-        if (_catchUp > 0)
-        {
-            _catchUp--;
-        }
-
-        return channelEvent;
+        _catchUp -= slot.CatchUp ? 1 : 0;
+        return slot.Event!;
     }
 
     /// <summary>The connection has fallen behind: drops queued progress that a later event supersedes.</summary>
     /// <returns>Whether there is room for <paramref name="incoming"/> now.</returns>
     private bool MakeRoomLocked(ChannelEvent incoming)
     {
-        var queued = new List<ChannelEvent?>(_count);
+        var queued = new List<Slot>(_count);
         for (var i = 0; i < _count; i++)
         {
             queued.Add(_ring[(_head + i) % _ring.Length]);
         }
 
-        var removed = Conflation.RemoveSuperseded(queued, e => e.ConflationKey, incoming.ConflationKey);
+        Conflation.RemoveSuperseded(queued, slot => slot.Event!.ConflationKey, incoming.ConflationKey);
         Array.Clear(_ring);
-        queued.CopyTo(_ring);
         _head = 0;
-        _count = queued.Count;
-        _catchUp = Math.Max(0, _catchUp - removed);
+        _count = 0;
+        _catchUp = 0;
+        foreach (var slot in queued)
+        {
+            EnqueueLocked(slot.Event!, slot.CatchUp);
+        }
+
         return _count - _catchUp < capacity;
     }
+
+    private readonly record struct Slot(ChannelEvent? Event, bool CatchUp);
 
     /// <summary>What the writer does next.</summary>
     /// <param name="Count">How many events were taken.</param>

@@ -67,8 +67,8 @@ public sealed class UploadistaEventsOptions
     public int MaxInboundFramesPerSecond { get; set; } = 100;
 
     /// <summary>
-    /// Gets or sets how many bytes a client may send per second, frame headers included; more closes the
-    /// connection (1008). It must be at least <see cref="MaxInboundMessageBytes"/>. The default is 65536.
+    /// Gets or sets how many payload bytes a client may send per second, in all its frames; more closes
+    /// the connection (1008). It must be at least <see cref="MaxInboundMessageBytes"/>. The default is 65536.
     /// </summary>
     public int MaxInboundBytesPerSecond { get; set; } = 64 * 1024;
 

@@ -15,7 +15,10 @@ namespace Uploadista.Events;
 internal sealed class FrameStream(Stream transport) : Stream
 {
     private readonly SemaphoreSlim _writing = new(1, 1);
+    private const byte CloseOpcode = 0x88; // FIN and opcode 8
+
     private InboundMeter? _meter;
+    private bool _closeWritten;
     private Action<WebSocketCloseStatus, string>? _onViolation;
 
     /// <summary>
@@ -48,6 +51,14 @@ internal sealed class FrameStream(Stream transport) : Stream
         await _writing.WaitAsync(cancellationToken);
         try
         {
+            // Nothing may follow a close frame (RFC 6455 section 5.5.1). Every write starts at a frame,
+            // so a close frame is recognized by its first byte, whoever writes it.
+            if (_closeWritten)
+            {
+                throw new IOException("The connection's close frame has been sent.");
+            }
+
+            _closeWritten = !buffer.IsEmpty && buffer.Span[0] == CloseOpcode;
             await transport.WriteAsync(buffer, cancellationToken);
         }
         finally
@@ -59,28 +70,26 @@ internal sealed class FrameStream(Stream transport) : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        _writing.Wait();
-        try
-        {
-            transport.Write(buffer, offset, count);
-        }
-        finally
-        {
-            _writing.Release();
-        }
-    }
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await transport.ReadAsync(buffer, cancellationToken);
         if (_meter?.Observe(buffer.Span[..read]) is var (status, reason))
         {
-            // The close frame first: telling the connection ends it, and it would not be written.
+            // The writer stops first, so that no event follows the close frame; the close frame is
+            // written before the read fails, which ends the connection.
             _meter = null;
-            await WriteAsync(CloseFrame(status, reason), cancellationToken);
             _onViolation!(status, reason);
+            try
+            {
+                await WriteAsync(CloseFrame(status, reason), cancellationToken);
+            }
+            catch (IOException)
+            {
+                // A close frame went out already (the server was closing anyway).
+            }
+
             await DiscardAsync();
             throw new IOException($"The client went over its inbound budget: {reason}");
         }
@@ -121,7 +130,7 @@ internal sealed class FrameStream(Stream transport) : Stream
     private static byte[] CloseFrame(WebSocketCloseStatus status, string reason)
     {
         var frame = new byte[4 + reason.Length];
-        frame[0] = 0x88;
+        frame[0] = CloseOpcode;
         frame[1] = (byte)(2 + reason.Length);
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)status);
         Encoding.ASCII.GetBytes(reason, frame.AsSpan(4));

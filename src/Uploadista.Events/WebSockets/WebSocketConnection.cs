@@ -37,14 +37,17 @@ internal sealed class WebSocketConnection(
             await Task.WhenAny(writing, reading, queue.Closing);
             if (reading.IsCompleted)
             {
-                queue.RequestClose(CloseStatuses.Normal, string.Empty);
+                // The client closed (or vanished): its close is answered with its own status.
+                queue.RequestClose(socket.CloseStatus ?? CloseStatuses.Normal, string.Empty);
             }
 
             await FinishAsync(socket, queue, channel, writing, reading);
         }
         finally
         {
-            // Whatever ended the connection, both loops end now: the socket is gone or closed.
+            // Whatever ended the connection, it leaves its channel, and both loops end now: the
+            // socket is gone or closed.
+            LeaveWhenJoined(joining, channel);
             if (socket.State != WebSocketState.Closed)
             {
                 socket.Abort();
@@ -52,7 +55,6 @@ internal sealed class WebSocketConnection(
 
             queue.Stop();
             await Task.WhenAll(writing, reading);
-            LeaveWhenJoined(joining, channel);
             Log.ConnectionEnded(logger, channel);
         }
     }
@@ -120,14 +122,14 @@ internal sealed class WebSocketConnection(
         }
     }
 
-    /// <summary>Runs the writer loop; a socket that fails ends it quietly.</summary>
+    /// <summary>Runs the writer loop; a socket that fails (in whatever way its server fails it) ends it quietly.</summary>
     private async Task WriteAsync(ConnectionWriter writer, string channel, CancellationToken aborted)
     {
         try
         {
             await writer.RunAsync(aborted);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex)
         {
             Log.ConnectionLost(logger, channel, ex.Message);
         }
@@ -145,7 +147,7 @@ internal sealed class WebSocketConnection(
                 await reader.DrainUntilCloseAsync();
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex)
         {
             Log.ConnectionLost(logger, channel, ex.Message);
         }

@@ -99,6 +99,41 @@ public sealed class OtherServerTests
         socket.CloseStatus.Should().Be(WebSocketCloseStatus.NormalClosure);
     }
 
+    [Fact]
+    public async Task Over_http2_more_bytes_a_second_than_allowed_are_closed_with_1008()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Logging.ClearProviders();
+        builder.Services.AddUploadistaEvents(o =>
+        {
+            o.MaxInboundMessageBytes = 4096;
+            o.MaxInboundBytesPerSecond = 4096;
+        });
+        await using var app = builder.Build();
+        app.MapUploadistaWebSockets();
+        await app.StartAsync(TestContext.Current.CancellationToken);
+
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        var uri = new UriBuilder(app.Urls.Single()) { Scheme = "ws", Path = "/uploadista/ws/upload/h2-bytes" }.Uri;
+        await socket.ConnectAsync(uri, invoker, TestContext.Current.CancellationToken);
+
+        // Two messages within the message limits, over the byte budget together: the transport of an
+        // HTTP/2 stream is metered as well.
+        var big = Encoding.UTF8.GetBytes($$"""{"type":"note","text":"{{new string('x', 3000)}}"}""");
+        await socket.SendAsync(big, WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
+        await socket.SendAsync(big, WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        var result = await socket.ReceiveAsync(new byte[1024], deadline.Token);
+        result.MessageType.Should().Be(WebSocketMessageType.Close);
+        result.CloseStatus.Should().Be(WebSocketCloseStatus.PolicyViolation);
+    }
+
     private static async Task PingAsync(WebSocket socket)
     {
         await socket.SendAsync("""{"type":"ping"}"""u8.ToArray(), WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
