@@ -5,8 +5,9 @@ namespace Uploadista.Events;
 /// <summary>
 /// A connection's subscription to one channel: the client's <c>since</c> and the channel's epoch and
 /// last seq as this connection knows them. It filters what the sequencer hands it (nothing twice,
-/// nothing of another run) into the connection's <see cref="SendQueue"/>. A connection that carries
-/// several subscriptions has one of these for each, all feeding one queue.
+/// nothing of another run) into the connection's <see cref="SendQueue"/>; it keeps no lock of its own,
+/// since the channel's sequencer calls it under its lock. (A connection that carried several channels
+/// would have one of these for each, all feeding one queue.)
 /// </summary>
 internal sealed class ConnectionSubscription(SendQueue queue, long since, string? sinceEpoch) : IEventEmitter
 {
