@@ -3,16 +3,12 @@ namespace Uploadista.Events;
 /// <summary>One channel of the <see cref="MemoryEventBroadcaster"/>: its seq, epoch, subscribers and retained events, under its own lock.</summary>
 internal sealed class MemoryChannel
 {
-    public MemoryChannel(string name)
-    {
-        Name = name;
-        Node = new LinkedListNode<MemoryChannel>(this);
-    }
+    public MemoryChannel(string name) => Name = name;
 
     public string Name { get; }
 
-    /// <summary>Its place among the channels by last event.</summary>
-    public LinkedListNode<MemoryChannel> Node { get; }
+    /// <summary>Whether it had an event since eviction last passed it over: it gets a second chance.</summary>
+    public bool Referenced { get; set; }
 
     public Lock Gate { get; } = new();
 

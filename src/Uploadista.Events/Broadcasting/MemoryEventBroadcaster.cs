@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -8,24 +9,33 @@ namespace Uploadista.Events;
 /// are kept per channel until <see cref="UploadistaEventsOptions.RetentionPeriod"/> after the
 /// channel's last event, and never while the channel has subscribers; a channel that never had an
 /// event is forgotten when its last subscriber leaves. Beyond
-/// <see cref="UploadistaEventsOptions.MaxRetainedChannels"/> channels, the one idle longest (without
+/// <see cref="UploadistaEventsOptions.MaxRetainedChannels"/> channels, one idle for long (without
 /// subscribers) is evicted.
 /// </summary>
+/// <remarks>
+/// A publish takes its channel's lock only: channels are found without a lock, and the order of
+/// eviction is kept without touching a shared structure per event (second chance: a channel that
+/// had an event since eviction last passed it over goes back to the end of the line).
+/// </remarks>
 internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 {
-    private readonly Dictionary<string, MemoryChannel> _channels = new(StringComparer.Ordinal);
+    // Eviction gives up after passing over this many channels, all watched or busy.
+    private const int MaxEvictionScan = 64;
 
-    // Channels no one watches, by their last event, the one idle longest first (under _channelsGate).
-    private readonly LinkedList<MemoryChannel> _byLastEvent = new();
+    private readonly ConcurrentDictionary<string, MemoryChannel> _channels = new(StringComparer.Ordinal);
+
+    // Creating and removing channels, and the line of channels with events, in the order they entered
+    // it or were last passed over (entries of removed channels are dropped as they are met).
     private readonly Lock _channelsGate = new();
+    private readonly Queue<MemoryChannel> _evictionOrder = new();
     private readonly TimeProvider _time;
     private readonly ILogger<MemoryEventBroadcaster> _logger;
     private readonly TimeSpan _retention;
     private readonly int _maxRetained;
     private readonly int _maxChannels;
+    private readonly ITimer _sweepTimer;
     private long _evicted;
     private long _lastEvictionLog = long.MinValue;
-    private readonly ITimer _sweepTimer;
 
     public MemoryEventBroadcaster(IOptions<UploadistaEventsOptions> options, TimeProvider time, ILogger<MemoryEventBroadcaster> logger)
     {
@@ -38,28 +48,43 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         _sweepTimer = time.CreateTimer(_ => SweepExpired(), null, sweepEvery, sweepEvery);
     }
 
+    /// <summary>The number of channels held; for tests.</summary>
+    internal int ChannelCount => _channels.Count;
+
     public ValueTask<long> PublishAsync(string channel, EventPublication publication, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(channel);
         while (true)
         {
-            var state = GetOrCreate(channel, touch: true);
+            var state = GetOrCreate(channel);
+            long seq;
             lock (state.Gate)
             {
                 if (state.Removed)
                 {
-                    continue;
+                    continue; // evicted or expired meanwhile: a new one is made
                 }
 
-                return Publish(channel, state, publication);
+                seq = Publish(channel, state, publication);
             }
+
+            if (seq == 1)
+            {
+                lock (_channelsGate)
+                {
+                    _evictionOrder.Enqueue(state);
+                }
+            }
+
+            return ValueTask.FromResult(seq);
         }
     }
 
     /// <summary>Runs under the channel's lock.</summary>
-    private ValueTask<long> Publish(string channel, MemoryChannel state, EventPublication publication)
+    private long Publish(string channel, MemoryChannel state, EventPublication publication)
     {
         var channelEvent = ChannelEvent.Create(state.Seq + 1, state.Epoch, publication);
+        state.Referenced = state.Seq > 0;
         state.Seq = channelEvent.Seq;
         state.LastEventAt = _time.GetUtcNow();
         state.Retain(channelEvent, _maxRetained);
@@ -78,7 +103,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
             }
         }
 
-        return ValueTask.FromResult(channelEvent.Seq);
+        return channelEvent.Seq;
     }
 
     public ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber, CancellationToken cancellationToken = default)
@@ -87,7 +112,7 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         ArgumentNullException.ThrowIfNull(subscriber);
         while (true)
         {
-            var state = GetOrCreate(channel, touch: false);
+            var state = GetOrCreate(channel);
             lock (state.Gate)
             {
                 if (state.Removed)
@@ -96,23 +121,15 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
                 }
 
                 state.Subscribers = [.. state.Subscribers, subscriber];
+                return ValueTask.FromResult<IAsyncDisposable>(new Subscription(this, state, subscriber));
             }
-
-            Watched(state);
-            return ValueTask.FromResult<IAsyncDisposable>(new Subscription(this, state, subscriber));
         }
     }
 
     public ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(channel);
-        MemoryChannel? state;
-        lock (_channelsGate)
-        {
-            _channels.TryGetValue(channel, out state);
-        }
-
-        if (state is null)
+        if (!_channels.TryGetValue(channel, out var state))
         {
             return ValueTask.FromResult(RetainedEvents.None);
         }
@@ -126,143 +143,100 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
     /// <summary>The number of subscribers of a channel; for tests.</summary>
     internal int GetSubscriberCount(string channel)
     {
-        lock (_channelsGate)
+        if (!_channels.TryGetValue(channel, out var state))
         {
-            if (!_channels.TryGetValue(channel, out var state))
-            {
-                return 0;
-            }
-
-            lock (state.Gate)
-            {
-                return state.Subscribers.Length;
-            }
+            return 0;
         }
-    }
 
-    /// <summary>The number of channels held; for tests.</summary>
-    internal int ChannelCount
-    {
-        get
+        lock (state.Gate)
         {
-            lock (_channelsGate)
-            {
-                return _channels.Count;
-            }
+            return state.Subscribers.Length;
         }
     }
 
     public void Dispose() => _sweepTimer.Dispose();
 
-    /// <param name="channel">The channel name.</param>
-    /// <param name="touch">Whether an event is about to be published: the channel becomes the one idle shortest.</param>
-    private MemoryChannel GetOrCreate(string channel, bool touch)
+    private MemoryChannel GetOrCreate(string channel)
     {
+        if (_channels.TryGetValue(channel, out var state))
+        {
+            return state;
+        }
+
         lock (_channelsGate)
         {
-            if (!_channels.TryGetValue(channel, out var state))
+            if (_channels.TryGetValue(channel, out state))
             {
-                if (_channels.Count >= _maxChannels)
-                {
-                    EvictIdlestLocked();
-                }
-
-                state = new MemoryChannel(channel) { LastEventAt = _time.GetUtcNow() };
-                _channels.Add(channel, state);
-                _byLastEvent.AddLast(state.Node);
-            }
-            else if (touch && state.Node.List is not null && state.Node.Next is not null)
-            {
-                _byLastEvent.Remove(state.Node);
-                _byLastEvent.AddLast(state.Node);
+                return state;
             }
 
+            if (_channels.Count >= _maxChannels)
+            {
+                EvictLocked();
+            }
+
+            state = new MemoryChannel(channel) { LastEventAt = _time.GetUtcNow() };
+            _channels[channel] = state;
             return state;
         }
     }
 
-    /// <summary>Evicts the channel idle longest that has no subscribers; with subscribers everywhere, none.</summary>
-    private void EvictIdlestLocked()
+    /// <summary>
+    /// Evicts the first channel in line that no one watches and that had no event since it was last
+    /// passed over; the others go back to the end of the line. Gives up (the cap is exceeded) when
+    /// every channel met is watched or busy.
+    /// </summary>
+    private void EvictLocked()
     {
-        for (var node = _byLastEvent.First; node is not null; node = node.Next)
+        for (var scanned = 0; scanned < MaxEvictionScan && _evictionOrder.TryDequeue(out var candidate);)
         {
-            var state = node.Value;
-            lock (state.Gate)
+            lock (candidate.Gate)
             {
-                if (state.Subscribers.Length > 0)
+                if (candidate.Removed)
                 {
+                    continue; // removed already; its entry goes
+                }
+
+                scanned++;
+                if (candidate.Subscribers.Length > 0 || candidate.Referenced)
+                {
+                    candidate.Referenced = false;
+                    _evictionOrder.Enqueue(candidate);
                     continue;
                 }
 
-                state.Removed = true;
+                candidate.Removed = true;
             }
 
-            RemoveLocked(state);
+            _channels.TryRemove(new KeyValuePair<string, MemoryChannel>(candidate.Name, candidate));
             _evicted++;
             var now = _time.GetTimestamp();
-            if (_time.GetElapsedTime(_lastEvictionLog, now) >= TimeSpan.FromMinutes(1) || _lastEvictionLog == long.MinValue)
+            if (_lastEvictionLog == long.MinValue || _time.GetElapsedTime(_lastEvictionLog, now) >= TimeSpan.FromMinutes(1))
             {
                 _lastEvictionLog = now;
-                Log.ChannelEvicted(_logger, _maxChannels, state.Name, _evicted);
+                Log.ChannelEvicted(_logger, _maxChannels, candidate.Name, _evicted);
             }
 
             return;
         }
     }
 
-    private void RemoveLocked(MemoryChannel state)
-    {
-        _channels.Remove(state.Name);
-        if (state.Node.List is not null)
-        {
-            _byLastEvent.Remove(state.Node);
-        }
-    }
-
-    /// <summary>A watched channel is never evicted, so it leaves the order of eviction until its last subscriber leaves.</summary>
-    private void Watched(MemoryChannel state)
-    {
-        lock (_channelsGate)
-        {
-            lock (state.Gate)
-            {
-                if (!state.Removed && state.Subscribers.Length > 0 && state.Node.List is not null)
-                {
-                    _byLastEvent.Remove(state.Node);
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// Its last subscriber left: a channel that never had an event is forgotten; another is idle from
-    /// now on, and can be evicted.
-    /// </summary>
+    /// <summary>Its last subscriber left: a channel that never had an event is forgotten.</summary>
     private void Unwatched(MemoryChannel state)
     {
         lock (_channelsGate)
         {
             lock (state.Gate)
             {
-                if (state.Removed || state.Subscribers.Length > 0)
+                if (state.Removed || state.Seq > 0 || state.Subscribers.Length > 0)
                 {
-                    return;
-                }
-
-                if (state.Seq > 0)
-                {
-                    if (state.Node.List is null)
-                    {
-                        _byLastEvent.AddLast(state.Node);
-                    }
-
                     return;
                 }
 
                 state.Removed = true;
             }
 
-            RemoveLocked(state);
+            _channels.TryRemove(new KeyValuePair<string, MemoryChannel>(state.Name, state));
         }
     }
 
@@ -271,21 +245,26 @@ internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
         var cutoff = _time.GetUtcNow() - _retention;
         lock (_channelsGate)
         {
-            List<MemoryChannel>? expired = null;
             foreach (var state in _channels.Values)
             {
                 lock (state.Gate)
                 {
-                    if (state.Subscribers.Length == 0 && state.LastEventAt <= cutoff)
+                    if (state.Subscribers.Length > 0 || state.LastEventAt > cutoff)
                     {
-                        // A caller that fetched this state before the removal sees the flag and starts over.
-                        state.Removed = true;
-                        (expired ??= []).Add(state);
+                        continue;
                     }
+
+                    // A caller that fetched this state before the removal sees the flag and starts over.
+                    state.Removed = true;
                 }
+
+                _channels.TryRemove(new KeyValuePair<string, MemoryChannel>(state.Name, state));
             }
 
-            expired?.ForEach(RemoveLocked);
+            // The line keeps only channels still held.
+            var kept = _evictionOrder.Where(c => !c.Removed).ToList();
+            _evictionOrder.Clear();
+            kept.ForEach(_evictionOrder.Enqueue);
         }
     }
 
