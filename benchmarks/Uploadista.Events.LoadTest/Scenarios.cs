@@ -16,7 +16,10 @@ internal enum ScenarioKind
     Uploads,
 }
 
-/// <summary>A load scenario: sockets over uploads on instance A, events published on instance B.</summary>
+/// <summary>
+/// A load scenario: sockets over uploads on instance A, events published on instance B, through Redis;
+/// or, when <paramref name="Local"/>, one instance with no Redis that holds the sockets and publishes.
+/// </summary>
 /// <param name="Name">The name <c>--only</c> takes.</param>
 /// <param name="Description">One line for the console.</param>
 /// <param name="Kind">How it publishes.</param>
@@ -24,7 +27,8 @@ internal enum ScenarioKind
 /// <param name="Uploads">Uploads the sockets are spread over.</param>
 /// <param name="Rate">Events per second, for <see cref="ScenarioKind.Paced"/>.</param>
 /// <param name="UploadSeconds">How long each upload sends progress, for <see cref="ScenarioKind.Uploads"/>.</param>
-internal sealed record Scenario(string Name, string Description, ScenarioKind Kind, int Clients, int Uploads, double Rate = 0, double UploadSeconds = 0)
+/// <param name="Local">One instance (<see cref="ServerMode.Local"/>): Uploadista.Events in memory, SignalR without a backplane.</param>
+internal sealed record Scenario(string Name, string Description, ScenarioKind Kind, int Clients, int Uploads, double Rate = 0, double UploadSeconds = 0, bool Local = false)
 {
     /// <summary>The upload each socket watches, one entry per socket.</summary>
     public int[] SocketUploads() => Kind == ScenarioKind.Uploads
