@@ -3,14 +3,19 @@ using Uploadista.Events.LoadTest;
 using Uploadista.Events.LoadTest.SignalR;
 
 // The SignalR side of the load test: a hub where each client joins the group of its upload, and bench
-// endpoints that send to those groups through the Redis backplane.
-// Usage: --urls http://127.0.0.1:PORT --redis HOST:PORT --prefix PREFIX [--progress-interval default]
-// (The flag is accepted for symmetry with our server; the uploads workload always throttles progress
-// at 100 ms here, like the library's default, and nothing else is throttled.)
+// endpoints that send to those groups through the Redis backplane, or, with --mode local, through no
+// backplane at all (one instance, SignalR's default in-process groups).
+// Usage: --urls http://127.0.0.1:PORT (--redis HOST:PORT --prefix PREFIX | --mode local) [--progress-interval default]
+// (The last flag is accepted for symmetry with our server; the uploads workload always throttles
+// progress at 100 ms here, like the library's default, and nothing else is throttled.)
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.AddSignalR().AddStackExchangeRedis(builder.Configuration["redis"]!, options =>
-    options.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal(builder.Configuration["prefix"] ?? "bench"));
+var signalR = builder.Services.AddSignalR();
+if (builder.Configuration[ServerMode.Key] != ServerMode.Local)
+{
+    signalR.AddStackExchangeRedis(builder.Configuration["redis"]!, options =>
+        options.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal(builder.Configuration["prefix"] ?? "bench"));
+}
 
 var app = builder.Build();
 app.MapHub<EventsHub>("/events");

@@ -47,7 +47,8 @@ internal interface IEventSink
 /// <param name="stats">Where every socket's deliveries and latencies add up.</param>
 /// <param name="checkSeq">
 /// Whether seq must go up by one from event to event: true for Uploadista.Events, whose seq is assigned
-/// in Redis; SignalR's bench seq is counted before up to 256 concurrent publishes, which may overtake.
+/// per channel (in Redis, or in memory on a local instance); SignalR's bench seq is counted before up
+/// to 256 concurrent publishes, which may overtake.
 /// </param>
 internal sealed class TickSink(RunStats stats, bool checkSeq) : IEventSink
 {

@@ -27,9 +27,14 @@ internal sealed class LoadRunner(LoadOptions options)
         var directory = Directory.CreateTempSubdirectory("uploadista-load");
         try
         {
-            await using var redis = await ChildProcess.StartRedisAsync(directory.FullName);
-            var ceiling = (Pipelined: await RedisProbe.PublishRateAsync(redis.Port, 16), Unpipelined: await RedisProbe.PublishRateAsync(redis.Port, 1));
-            Console.WriteLine($"Raw Redis PUBLISH (redis-benchmark, 16 clients, 110-byte messages): {ceiling.Pipelined:N0}/s pipelined 16 deep, {ceiling.Unpipelined:N0}/s unpipelined");
+            // Only the scenarios across two instances need Redis; a run of local ones goes without.
+            await using var redis = scenarios.Any(s => !s.Local) ? await ChildProcess.StartRedisAsync(directory.FullName) : null;
+            (double Pipelined, double Unpipelined)? ceiling = null;
+            if (redis is not null)
+            {
+                ceiling = (await RedisProbe.PublishRateAsync(redis.Port, 16), await RedisProbe.PublishRateAsync(redis.Port, 1));
+                Console.WriteLine($"Raw Redis PUBLISH (redis-benchmark, 16 clients, 110-byte messages): {ceiling.Value.Pipelined:N0}/s pipelined 16 deep, {ceiling.Value.Unpipelined:N0}/s unpipelined");
+            }
 
             var results = new Dictionary<(string Scenario, string System), List<RunResult>>();
             foreach (var scenario in scenarios)
@@ -40,9 +45,9 @@ internal sealed class LoadRunner(LoadOptions options)
                     foreach (var system in order)
                     {
                         var started = Stopwatch.GetTimestamp();
-                        var result = await new ScenarioRun(scenario, system, options, redis).RunAsync();
+                        var result = await new ScenarioRun(scenario, system, options, scenario.Local ? null : redis).RunAsync();
                         // The run's wall time, servers' start and sockets' connect included: where the time budget goes.
-                        Console.WriteLine($"  {scenario.Name,-13} round {round} {system,-17} {Report.Describe(scenario, result)}  [{Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s]");
+                        Console.WriteLine($"  {scenario.Name,-19} round {round} {system,-17} {Report.Describe(scenario, result)}  [{Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s]");
                         (results.TryGetValue((scenario.Name, system), out var list) ? list : results[(scenario.Name, system)] = []).Add(result);
                     }
                 }

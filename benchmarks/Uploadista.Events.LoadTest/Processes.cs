@@ -34,13 +34,14 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     /// <summary>Starts a server: ours (this program in server mode) or the SignalR one.</summary>
     /// <param name="system">Which: <see cref="Systems.Uploadista"/> or <see cref="Systems.SignalR"/>.</param>
-    /// <param name="redis">The Redis to use, host:port.</param>
-    /// <param name="prefix">The key and channel prefix, fresh for each run.</param>
-    /// <param name="flags">More arguments for the server, such as <see cref="UploadistaServer.DefaultProgressInterval"/>.</param>
-    public static async Task<ChildProcess> StartServerAsync(string system, string redis, string prefix, string[] flags)
+    /// <param name="arguments">
+    /// The server's arguments but its address: the Redis to use and a fresh prefix, or
+    /// <see cref="ServerMode.LocalArguments"/>; then flags such as <see cref="UploadistaServer.DefaultProgressInterval"/>.
+    /// </param>
+    public static async Task<ChildProcess> StartServerAsync(string system, string[] arguments)
     {
         var port = FreePort();
-        string[] common = ["--urls", $"http://127.0.0.1:{port}", "--redis", redis, "--prefix", prefix, .. flags];
+        string[] common = ["--urls", $"http://127.0.0.1:{port}", .. arguments];
         var child = system == Systems.Uploadista
             ? Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common])
             : Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]);

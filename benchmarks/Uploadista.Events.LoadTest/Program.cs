@@ -3,10 +3,14 @@ using Uploadista.Events.LoadTest;
 
 // The end-to-end load test. One command (see docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Uploadista.Events.LoadTest -- [--quick] [--rounds N] [--seconds S]
-//     [--idle N] [--uploads N] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle]
+//     [--idle N] [--uploads N] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle,
+//     local-flat-out,local-flat-out-1to1,local-fixed-20k,local-uploads]
 // Defaults: 3 rounds of 10 s and 5,000 idle sockets; --quick: 1 round of 4 s and 2,000 idle sockets.
-// --uploads N sizes the uploads workload, whose uploads start over the --seconds; by default 200 start
+// --uploads N sizes the uploads workloads, whose uploads start over the --seconds; by default 200 start
 // per second (2,000 in full mode, 800 in quick), which this 2-core machine sustains (see Scenarios.cs).
+// The local-* scenarios run one instance per system that holds the sockets and publishes, with no
+// Redis: Uploadista.Events' in-memory default against a SignalR hub without a backplane. A run of
+// only those starts no Redis.
 // "server ..." runs this program as our server instance; the test starts it itself.
 if (args.Length > 0 && args[0] == "server")
 {
@@ -25,7 +29,7 @@ var options = new LoadOptions(
     Only: Array.IndexOf(args, "--only") is var only and >= 0 && only + 1 < args.Length ? args[only + 1].Split(',') : []);
 
 var elapsed = Stopwatch.StartNew();
-Console.WriteLine($"Uploadista.Events load test against SignalR's Redis backplane ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");
+Console.WriteLine($"Uploadista.Events load test against SignalR, on Redis and on one instance ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");
 string report;
 try
 {

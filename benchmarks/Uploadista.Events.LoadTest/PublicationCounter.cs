@@ -19,7 +19,8 @@ internal sealed class PublicationCounter
 
     /// <summary>
     /// Puts a counting decorator around the broadcaster registered so far (call it after
-    /// <c>AddRedis</c>), whatever way that one was registered.
+    /// <c>AddRedis</c>, or after <c>AddUploadistaEvents</c> for the in-memory one), whatever way that
+    /// one was registered.
     /// </summary>
     public static void Decorate(IServiceCollection services)
     {

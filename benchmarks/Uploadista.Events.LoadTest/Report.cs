@@ -17,9 +17,11 @@ internal static class Report
         }
 
         var line = new StringBuilder(
-            $"{r.DeliveredPerSecond,10:N0} deliveries/s  loss {r.Loss,6:N0}  p50 {r.P50Millis,7:N2} ms  p99 {r.P99Millis,8:N2} ms  p99.9 {r.P999Millis,8:N2} ms  " +
-            $"CPU µs/delivery: servers {r.CpuMicrosPerDelivery:N2} (watching {r.WatchingCpuMicros:N2}, publishing {r.PublishingCpuMicros:N2}), Redis {r.RedisCpuMicrosPerDelivery:N2}; " +
-            $"Redis µs/published event {r.RedisCpuMicrosPerPublished:N2}");
+            $"{r.DeliveredPerSecond,10:N0} deliveries/s  loss {r.Loss,6:N0}  p50 {r.P50Millis,7:N2} ms  p99 {r.P99Millis,8:N2} ms  p99.9 {r.P999Millis,8:N2} ms  ");
+        line.Append(scenario.Local
+            ? $"CPU µs/delivery: server {r.CpuMicrosPerDelivery:N2} (one instance)"
+            : $"CPU µs/delivery: servers {r.CpuMicrosPerDelivery:N2} (watching {r.WatchingCpuMicros:N2}, publishing {r.PublishingCpuMicros:N2}), Redis {r.RedisCpuMicrosPerDelivery:N2}; " +
+              $"Redis µs/published event {r.RedisCpuMicrosPerPublished:N2}");
         if (scenario.Kind == ScenarioKind.Paced)
         {
             line.Append(CultureInfo.CurrentCulture, $"  published {r.PublishedPerSecond:N0}/s of {r.TargetRate:N0} ({(r.Held ? "held" : "NOT held")})");
@@ -27,7 +29,8 @@ internal static class Report
 
         if (scenario.Kind == ScenarioKind.Uploads)
         {
-            line.Append(CultureInfo.CurrentCulture, $"  incomplete {r.Incomplete}  Redis memory {r.RedisBytesPerUpload:N0} B/upload  ")
+            line.Append(CultureInfo.CurrentCulture, $"  incomplete {r.Incomplete}  ")
+                .Append(scenario.Local ? string.Empty : $"Redis memory {r.RedisBytesPerUpload:N0} B/upload  ")
                 .Append(CultureInfo.CurrentCulture, $"{r.UploadsFinished:N0} uploads: {r.PublishCalls:N0} publish calls, {r.Published:N0} events past the throttle");
         }
 
@@ -43,12 +46,24 @@ internal static class Report
         Scenario[] scenarios,
         Dictionary<(string Scenario, string System), List<RunResult>> results,
         LoadOptions options,
-        (double Pipelined, double Unpipelined) ceiling)
+        (double Pipelined, double Unpipelined)? ceiling)
     {
         var report = new StringBuilder();
         report.AppendLine(CultureInfo.InvariantCulture, $"Medians of {options.Rounds} round(s), {options.Seconds:N0} s each, systems alternating; ratio = Uploadista.Events / SignalR.");
-        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}. Raw Redis PUBLISH on it (redis-benchmark, 16 clients): {ceiling.Pipelined:N0}/s pipelined, {ceiling.Unpipelined:N0}/s unpipelined.");
-        report.AppendLine("Redis CPU per published event: Redis CPU time over events published (uploads: events past the progress throttle, a flow event counted once).");
+        var redisCeiling = ceiling is { } redis
+            ? string.Create(CultureInfo.InvariantCulture, $" Raw Redis PUBLISH on it (redis-benchmark, 16 clients): {redis.Pipelined:N0}/s pipelined, {redis.Unpipelined:N0}/s unpipelined.")
+            : string.Empty;
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}.{redisCeiling}");
+        if (ceiling is not null)
+        {
+            report.AppendLine("Redis CPU per published event: Redis CPU time over events published (uploads: events past the progress throttle, a flow event counted once).");
+        }
+
+        if (scenarios.Any(s => s.Local))
+        {
+            report.AppendLine("local-*: one instance holds the sockets and publishes, no Redis (Uploadista.Events in memory, SignalR without a backplane); its server CPU is that one process's.");
+        }
+
         report.AppendLine();
         report.AppendLine("| Scenario | Metric | Uploadista.Events | SignalR | Ratio |");
         report.AppendLine("|---|---|---:|---:|---:|");
@@ -96,12 +111,16 @@ internal static class Report
         }
 
         rows.Add(Median("server CPU per delivery (µs)", r => r.CpuMicrosPerDelivery, "N2"));
-        rows.Add(Median("Redis CPU per delivery (µs)", r => r.RedisCpuMicrosPerDelivery, "N2"));
-        rows.Add(Median("Redis CPU per published event (µs)", r => r.RedisCpuMicrosPerPublished, "N2"));
+        if (!scenario.Local)
+        {
+            rows.Add(Median("Redis CPU per delivery (µs)", r => r.RedisCpuMicrosPerDelivery, "N2"));
+            rows.Add(Median("Redis CPU per published event (µs)", r => r.RedisCpuMicrosPerPublished, "N2"));
+        }
+
         rows.Add(Median("latency p50 (ms)", r => r.P50Millis, "N2"));
         rows.Add(Median("latency p99 (ms)", r => r.P99Millis, "N2"));
         rows.Add(Median("latency p99.9 (ms)", r => r.P999Millis, "N2"));
-        if (scenario.Kind == ScenarioKind.Uploads)
+        if (scenario.Kind == ScenarioKind.Uploads && !scenario.Local)
         {
             // No ratio: SignalR keeps nothing in Redis, its figure is noise around 0 (client buffers).
             rows.Add(Median("Redis memory per finished upload (bytes)", r => r.RedisBytesPerUpload, "N0", ratio: false));

@@ -15,11 +15,13 @@ internal sealed record RunResult
 
     public double P999Millis { get; init; }
 
-    /// <summary>CPU time of both server instances over deliveries.</summary>
+    /// <summary>CPU time of the server instances (both, or the local one) over deliveries.</summary>
     public double CpuMicrosPerDelivery => WatchingCpuMicros + PublishingCpuMicros;
 
+    /// <summary>Instance A's share; a local instance's whole CPU, since it publishes too.</summary>
     public double WatchingCpuMicros { get; init; }
 
+    /// <summary>Instance B's share; 0 for a local scenario, which has no B.</summary>
     public double PublishingCpuMicros { get; init; }
 
     public double RedisCpuMicrosPerDelivery { get; init; }

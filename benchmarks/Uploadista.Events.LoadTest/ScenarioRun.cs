@@ -5,9 +5,10 @@ namespace Uploadista.Events.LoadTest;
 
 /// <summary>
 /// One run of one scenario on one system: two fresh server processes (A holds the sockets, B
-/// publishes), the clients in this process, the publishing, and the figures.
+/// publishes) on the given Redis, or with none (a local scenario) one that does both; the clients in
+/// this process, the publishing, and the figures.
 /// </summary>
-internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions options, ChildProcess redis)
+internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions options, ChildProcess? redis)
 {
     /// <summary>What the publishing phase did, the same for every kind of scenario.</summary>
     /// <param name="Expected">Deliveries due: events on each upload times the sockets on it.</param>
@@ -25,14 +26,15 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
     {
         // A fresh key prefix per run (and fresh upload ids, through _run): nothing retained by another
         // run is ever seen. The uploads workload keeps the library's default progress throttle.
-        var prefix = $"b{Guid.NewGuid():N}:";
         string[] flags = scenario.Kind == ScenarioKind.Uploads ? UploadistaServer.DefaultProgressInterval : [];
-        var redisConfiguration = $"127.0.0.1:{redis.Port}";
-        var servers = await Task.WhenAll(
-            ChildProcess.StartServerAsync(system, redisConfiguration, prefix, flags),
-            ChildProcess.StartServerAsync(system, redisConfiguration, prefix, flags));
+        string[] arguments = redis is null
+            ? [.. ServerMode.LocalArguments, .. flags]
+            : ["--redis", $"127.0.0.1:{redis.Port}", "--prefix", $"b{Guid.NewGuid():N}:", .. flags];
+        var servers = await Task.WhenAll(Enumerable.Range(0, redis is null ? 1 : 2).Select(_ => ChildProcess.StartServerAsync(system, arguments)));
         await using var watched = servers[0];
-        await using var publishing = servers[1];
+        // A local instance publishes to its own sockets: there is no B.
+        await using var publisherApart = servers.Length > 1 ? servers[1] : null;
+        var publishing = publisherApart ?? watched;
         var clients = new List<BenchClient>();
         using var stop = new CancellationTokenSource();
         try
@@ -50,8 +52,9 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
                 await WarmUpAsync(publishing);
             }
 
-            var memoryBefore = await RedisProbe.UsedMemoryAsync(redis.Port);
-            var cpuBefore = (Watching: watched.CpuMicroseconds(), Publishing: publishing.CpuMicroseconds(), Redis: redis.CpuMicroseconds());
+            var memoryBefore = await RedisMemoryAsync();
+            (long Watching, long Publishing, long Redis) Cpu() => (watched.CpuMicroseconds(), publisherApart?.CpuMicroseconds() ?? 0, redis?.CpuMicroseconds() ?? 0);
+            var cpuBefore = Cpu();
             var started = Stopwatch.GetTimestamp();
             var published = scenario.Kind switch
             {
@@ -62,8 +65,9 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
 
             await WaitUntilAsync(() => _stats.Deliveries >= published.Expected, TimeSpan.FromSeconds(15));
             var elapsed = Stopwatch.GetElapsedTime(started);
-            var cpu = (Watching: watched.CpuMicroseconds() - cpuBefore.Watching, Publishing: publishing.CpuMicroseconds() - cpuBefore.Publishing, Redis: redis.CpuMicroseconds() - cpuBefore.Redis);
-            var memoryAfter = await RedisProbe.UsedMemoryAsync(redis.Port);
+            var cpuAfter = Cpu();
+            var cpu = (Watching: cpuAfter.Watching - cpuBefore.Watching, Publishing: cpuAfter.Publishing - cpuBefore.Publishing, Redis: cpuAfter.Redis - cpuBefore.Redis);
+            var memoryAfter = await RedisMemoryAsync();
             var delivered = Math.Max(1, _stats.Deliveries);
             return new RunResult
             {
@@ -167,6 +171,8 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
         var result = await ServerApi.UploadsAsync(publishing, $"run={_run}&uploads={scenario.Uploads}&seconds={seconds}&uploadSeconds={uploadSeconds}");
         return new Publishing(Expected(result.Sent), result.Sent.Sum(), result.Seconds, result.Calls, result.Finished);
     }
+
+    private async Task<long> RedisMemoryAsync() => redis is null ? 0 : await RedisProbe.UsedMemoryAsync(redis.Port);
 
     private long Expected(long[] perUpload) => perUpload.Select((count, upload) => count * _socketsOn[upload]).Sum();
 

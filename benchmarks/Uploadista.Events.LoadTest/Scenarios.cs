@@ -16,7 +16,10 @@ internal enum ScenarioKind
     Uploads,
 }
 
-/// <summary>A load scenario: sockets over uploads on instance A, events published on instance B.</summary>
+/// <summary>
+/// A load scenario: sockets over uploads on instance A, events published on instance B, through Redis;
+/// or, when <paramref name="Local"/>, one instance with no Redis that holds the sockets and publishes.
+/// </summary>
 /// <param name="Name">The name <c>--only</c> takes.</param>
 /// <param name="Description">One line for the console.</param>
 /// <param name="Kind">How it publishes.</param>
@@ -24,7 +27,8 @@ internal enum ScenarioKind
 /// <param name="Uploads">Uploads the sockets are spread over.</param>
 /// <param name="Rate">Events per second, for <see cref="ScenarioKind.Paced"/>.</param>
 /// <param name="UploadSeconds">How long each upload sends progress, for <see cref="ScenarioKind.Uploads"/>.</param>
-internal sealed record Scenario(string Name, string Description, ScenarioKind Kind, int Clients, int Uploads, double Rate = 0, double UploadSeconds = 0)
+/// <param name="Local">One instance (<see cref="ServerMode.Local"/>): Uploadista.Events in memory, SignalR without a backplane.</param>
+internal sealed record Scenario(string Name, string Description, ScenarioKind Kind, int Clients, int Uploads, double Rate = 0, double UploadSeconds = 0, bool Local = false)
 {
     /// <summary>The upload each socket watches, one entry per socket.</summary>
     public int[] SocketUploads() => Kind == ScenarioKind.Uploads
@@ -58,14 +62,22 @@ internal sealed record Scenario(string Name, string Description, ScenarioKind Ki
         var uploads = options.Uploads;
         var uploadSockets = uploads + uploads / 2;
         var active = uploads * SecondsPerUpload / options.Seconds;
+        var uploadsWorkload = $"{uploads:N0} uploads with 1 or 2 sockets each ({uploadSockets:N0}), starting over {options.Seconds:N0} s, {SecondsPerUpload:N1} s of progress each (~{active:N0} at once), then a flow; default progress throttle";
         return
         [
             new("flat-out", "1,000 clients over 100 uploads, published flat out (closed loop)", ScenarioKind.FlatOut, 1000, 100),
             new("flat-out-1to1", "1,000 clients on 1,000 uploads (one socket per upload), published flat out (closed loop)", ScenarioKind.FlatOut, 1000, 1000),
             new("fixed-20k", "1,000 clients over 100 uploads at 20,000 events/s (200,000 deliveries/s)", ScenarioKind.Paced, 1000, 100, Rate: 20_000),
             new("fixed-2k", "200 clients over 200 uploads at 2,000 events/s", ScenarioKind.Paced, 200, 200, Rate: 2_000),
-            new("uploads", $"{uploads:N0} uploads with 1 or 2 sockets each ({uploadSockets:N0}), starting over {options.Seconds:N0} s, {SecondsPerUpload:N1} s of progress each (~{active:N0} at once), then a flow; default progress throttle", ScenarioKind.Uploads, uploadSockets, uploads, UploadSeconds: SecondsPerUpload),
+            new("uploads", uploadsWorkload, ScenarioKind.Uploads, uploadSockets, uploads, UploadSeconds: SecondsPerUpload),
             new("idle", $"{options.IdleSockets:N0} idle sockets", ScenarioKind.Idle, options.IdleSockets, options.IdleSockets / 10),
+
+            // One instance publishing to its own sockets, every default, no Redis: where most
+            // applications start, and the floor under the figures above.
+            new("local-flat-out", "one instance: 1,000 clients over 100 uploads, published flat out (closed loop)", ScenarioKind.FlatOut, 1000, 100, Local: true),
+            new("local-flat-out-1to1", "one instance: 100 clients on 100 uploads (one socket per upload), published flat out (closed loop)", ScenarioKind.FlatOut, 100, 100, Local: true),
+            new("local-fixed-20k", "one instance: 1,000 clients over 100 uploads at 20,000 events/s (200,000 deliveries/s)", ScenarioKind.Paced, 1000, 100, Rate: 20_000, Local: true),
+            new("local-uploads", $"one instance: {uploadsWorkload}", ScenarioKind.Uploads, uploadSockets, uploads, UploadSeconds: SecondsPerUpload, Local: true),
         ];
     }
 }

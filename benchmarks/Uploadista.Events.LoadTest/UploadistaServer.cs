@@ -3,15 +3,16 @@ using Microsoft.Extensions.Options;
 namespace Uploadista.Events.LoadTest;
 
 /// <summary>
-/// Our side of the load test, run as its own process: Uploadista.Events on Redis, and the bench
-/// endpoints. Usage: server --urls http://127.0.0.1:PORT --redis HOST:PORT --prefix PREFIX
-/// [--progress-interval default]
+/// Our side of the load test, run as its own process: Uploadista.Events on Redis, or on its own
+/// (<see cref="ServerMode"/>), and the bench endpoints. Usage: server --urls http://127.0.0.1:PORT
+/// (--redis HOST:PORT --prefix PREFIX | --mode local) [--progress-interval default]
 /// </summary>
 internal static class UploadistaServer
 {
     /// <summary>
     /// The flag that keeps the library's default progress throttle (100 ms) instead of turning it off;
-    /// the uploads workload needs it, the socket scenarios must not have it (every event counts there).
+    /// the uploads workload needs it, the socket scenarios on Redis must not have it (every event counts
+    /// there). A local server keeps every default whatever the flags.
     /// </summary>
     public static readonly string[] DefaultProgressInterval = ["--progress-interval", "default"];
 
@@ -19,25 +20,36 @@ internal static class UploadistaServer
     {
         var builder = WebApplication.CreateSlimBuilder(args);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var defaultThrottle = builder.Configuration["progress-interval"] == "default";
-        builder.Services
-            .AddUploadistaEvents(options =>
-            {
-                if (!defaultThrottle)
+        if (builder.Configuration[ServerMode.Key] == ServerMode.Local)
+        {
+            // One instance as a new user has it: the in-memory broadcaster and every option at its
+            // default. Its progress throttle does not touch the socket scenarios: upload_error events
+            // are never held.
+            builder.Services.AddUploadistaEvents();
+        }
+        else
+        {
+            var defaultThrottle = builder.Configuration["progress-interval"] == "default";
+            builder.Services
+                .AddUploadistaEvents(options =>
                 {
-                    // Every event counts in the figures of the socket scenarios: none is throttled.
-                    options.ProgressInterval = TimeSpan.Zero;
-                }
+                    if (!defaultThrottle)
+                    {
+                        // Every event counts in the figures of the socket scenarios: none is throttled.
+                        options.ProgressInterval = TimeSpan.Zero;
+                    }
 
-                // No limit gets in the way.
-                options.MaxConnectionsPerChannel = 1_000_000;
-                options.MaxConnections = 1_000_000;
-            })
-            .AddRedis(options =>
-            {
-                options.Configuration = builder.Configuration["redis"];
-                options.ChannelPrefix = builder.Configuration["prefix"] ?? "bench:";
-            });
+                    // No limit gets in the way.
+                    options.MaxConnectionsPerChannel = 1_000_000;
+                    options.MaxConnections = 1_000_000;
+                })
+                .AddRedis(options =>
+                {
+                    options.Configuration = builder.Configuration["redis"];
+                    options.ChannelPrefix = builder.Configuration["prefix"] ?? "bench:";
+                });
+        }
+
         PublicationCounter.Decorate(builder.Services);
 
         var app = builder.Build();
