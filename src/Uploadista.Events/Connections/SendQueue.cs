@@ -24,6 +24,7 @@ internal sealed class SendQueue(int capacity)
     private int _head;
     private int _count;
     private int _catchUp;
+    private HashSet<string>? _seenKeys;
     private bool _started;
     private bool _pongRequested;
     private bool _stopped;
@@ -240,26 +241,44 @@ internal sealed class SendQueue(int capacity)
         return slot.Event!;
     }
 
-    /// <summary>The connection has fallen behind: drops queued progress that a later event supersedes.</summary>
+    /// <summary>
+    /// The connection has fallen behind: drops queued progress that a later event supersedes, in place,
+    /// so that a slow connection costs no allocation per event (the set of keys is kept for the next time).
+    /// </summary>
     /// <returns>Whether there is room for <paramref name="incoming"/> now.</returns>
     private bool MakeRoomLocked(ChannelEvent incoming)
     {
-        var queued = new List<Slot>(_count);
-        for (var i = 0; i < _count; i++)
+        var seen = _seenKeys ??= new HashSet<string>(StringComparer.Ordinal);
+        seen.Clear();
+        if (incoming.ConflationKey is { } incomingKey)
         {
-            queued.Add(_ring[(_head + i) % _ring.Length]);
+            seen.Add(incomingKey);
         }
 
-        Conflation.RemoveSuperseded(queued, slot => slot.Event!.ConflationKey, incoming.ConflationKey);
-        Array.Clear(_ring);
-        _head = 0;
-        _count = 0;
+        // From the newest back: the first event of each key stays, and survivors move towards the
+        // newest end, never over an event not yet looked at.
+        var kept = 0;
         _catchUp = 0;
-        foreach (var slot in queued)
+        for (var i = _count - 1; i >= 0; i--)
         {
-            EnqueueLocked(slot.Event!, slot.CatchUp);
+            var slot = _ring[(_head + i) % _ring.Length];
+            if (slot.Event!.ConflationKey is { } key && !seen.Add(key))
+            {
+                continue;
+            }
+
+            _ring[(_head + _count - 1 - kept) % _ring.Length] = slot;
+            _catchUp += slot.CatchUp ? 1 : 0;
+            kept++;
         }
 
+        for (var i = 0; i < _count - kept; i++)
+        {
+            _ring[(_head + i) % _ring.Length] = default;
+        }
+
+        _head = (_head + _count - kept) % _ring.Length;
+        _count = kept;
         return _count - _catchUp < capacity;
     }
 
