@@ -12,6 +12,7 @@ internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Fun
     // One write carries at most this many events, or this many bytes (unless a single event is larger).
     private const int BatchEvents = 256;
     private const int BatchBytes = 64 * 1024;
+    private const int MaxYields = 4;
 
     /// <summary>Runs until the close is sent, the queue is stopped, or the socket fails (which throws).</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -20,11 +21,17 @@ internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Fun
         {
             await queue.WaitAsync();
 
-            // Let the events that arrive together (a burst from the broker) queue up, so that one
-            // write carries them all: fewer system calls under load, no measurable delay when idle.
-            // Two yields measured best (docs/benchmarks.md).
+            // Let the events that arrive together (a burst from the broker, a fan-out under load)
+            // queue up, so that one write carries them all: fewer system calls under load. One yield,
+            // then more (up to four) while the queue still grows; a lone event waits one.
+            var before = queue.Count;
             await Task.Yield();
-            await Task.Yield();
+            for (var (yields, queued) = (1, queue.Count); queued > before && yields < MaxYields; yields++, queued = queue.Count)
+            {
+                before = queued;
+                await Task.Yield();
+            }
+
             if (!await WriteWhatIsQueuedAsync(cancellationToken))
             {
                 return;
