@@ -60,12 +60,17 @@ internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Fun
                     return false;
                 }
 
-                if (next.Count == 0 && !next.Pong)
+                if (next.Count == 0 && next.Pongs == 0)
                 {
                     return true;
                 }
 
-                var pong = next.Pong ? ClientMessage.Pong(time.GetUtcNow(), epoch()) : null;
+                var pong = next.Pongs > 0 ? ClientMessage.Pong(time.GetUtcNow(), epoch()) : null;
+                for (var extra = 1; extra < next.Pongs; extra++)
+                {
+                    await writer.WriteAsync(pong, ReadOnlyMemory<ChannelEvent?>.Empty, cancellationToken);
+                }
+
                 await writer.WriteAsync(pong, batch.AsMemory(0, next.Count), cancellationToken);
             }
             finally

@@ -26,7 +26,7 @@ internal sealed class SendQueue(int capacity)
     private int _catchUp;
     private HashSet<string>? _seenKeys;
     private bool _started;
-    private bool _pongRequested;
+    private int _pongsRequested;
     private bool _stopped;
     private WebSocketCloseStatus? _closeStatus;
     private string? _closeDescription;
@@ -106,7 +106,7 @@ internal sealed class SendQueue(int capacity)
         _signal.Set();
     }
 
-    /// <summary>Asks for a pong; it goes out before any queued event, but only once sending has started.</summary>
+    /// <summary>Asks for a pong (one per ping); it goes out before any queued event, but only once sending has started.</summary>
     public void RequestPong()
     {
         lock (_gate)
@@ -116,7 +116,7 @@ internal sealed class SendQueue(int capacity)
                 return;
             }
 
-            _pongRequested = true;
+            _pongsRequested++;
         }
 
         _signal.Set();
@@ -162,12 +162,12 @@ internal sealed class SendQueue(int capacity)
         {
             if (_stopped)
             {
-                return new Next(0, false, null, null, Stop: true);
+                return new Next(0, 0, null, null, Stop: true);
             }
 
             if (_closeStatus is not null)
             {
-                return new Next(0, false, _closeStatus, _closeDescription, Stop: false);
+                return new Next(0, 0, _closeStatus, _closeDescription, Stop: false);
             }
 
             if (!_started)
@@ -175,8 +175,8 @@ internal sealed class SendQueue(int capacity)
                 return default;
             }
 
-            var pong = _pongRequested;
-            _pongRequested = false;
+            var pongs = _pongsRequested;
+            _pongsRequested = 0;
             var count = 0;
             var bytes = 0;
             while (_count > 0 && count < batch.Length && (count == 0 || bytes + _ring[_head].Event!.Frame.Length <= maxBytes))
@@ -186,7 +186,7 @@ internal sealed class SendQueue(int capacity)
                 batch[count++] = next;
             }
 
-            return new Next(count, pong, null, null, Stop: false);
+            return new Next(count, pongs, null, null, Stop: false);
         }
     }
 
@@ -199,7 +199,7 @@ internal sealed class SendQueue(int capacity)
 
         _closeStatus = status;
         _closeDescription = description;
-        _pongRequested = false;
+        _pongsRequested = 0;
         _closing.TrySetResult();
         ClearLocked();
     }
@@ -286,9 +286,9 @@ internal sealed class SendQueue(int capacity)
 
     /// <summary>What the writer does next.</summary>
     /// <param name="Count">How many events were taken.</param>
-    /// <param name="Pong">Whether a pong goes first.</param>
+    /// <param name="Pongs">How many pongs go first: one for each ping.</param>
     /// <param name="CloseStatus">When set, the writer sends this close and ends.</param>
     /// <param name="CloseDescription">The close's reason.</param>
     /// <param name="Stop">Whether the writer ends without a close.</param>
-    public readonly record struct Next(int Count, bool Pong, WebSocketCloseStatus? CloseStatus, string? CloseDescription, bool Stop);
+    public readonly record struct Next(int Count, int Pongs, WebSocketCloseStatus? CloseStatus, string? CloseDescription, bool Stop);
 }
