@@ -35,10 +35,30 @@ internal sealed class RedisSubscriptions(RedisConnection connection, RedisKeys k
     public async ValueTask<IAsyncDisposable> SubscribeAsync(string channel, IChannelSubscriber subscriber)
     {
         var multiplexer = await connection.GetAsync();
-        var queue = await multiplexer.GetSubscriber().SubscribeAsync(keys.PubSub(channel, connection.UseShardedPubSub()));
+        var queue = await SubscribeWithRetriesAsync(multiplexer, keys.PubSub(channel, connection.UseShardedPubSub()));
         var subscription = new ChannelSubscription(this, channel, subscriber, queue);
         _subscriptions.TryAdd(subscription, 0);
         return subscription;
+    }
+
+    /// <summary>
+    /// Subscribes, retrying for most of a second: just after connecting, the multiplexer's subscription
+    /// connection can still be coming up while the other is ready, and commands fail fast (no backlog).
+    /// A Redis that stays unreachable fails the subscription soon enough for the socket to hear 1013.
+    /// </summary>
+    private static async Task<ChannelMessageQueue> SubscribeWithRetriesAsync(IConnectionMultiplexer multiplexer, RedisChannel channel)
+    {
+        for (var delay = TimeSpan.FromMilliseconds(50); ; delay *= 2)
+        {
+            try
+            {
+                return await multiplexer.GetSubscriber().SubscribeAsync(channel);
+            }
+            catch (RedisConnectionException) when (delay <= TimeSpan.FromMilliseconds(400))
+            {
+                await Task.Delay(delay);
+            }
+        }
     }
 
     public void Remove(ChannelSubscription subscription) => _subscriptions.TryRemove(subscription, out _);
