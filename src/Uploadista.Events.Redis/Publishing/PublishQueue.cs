@@ -286,23 +286,4 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
         _waiting -= dropped;
         return dropped;
     }
-
-    private sealed class ChannelQueue(string name)
-    {
-        public string Name { get; } = name;
-
-        public Queue<PendingPublication> Waiting { get; } = new();
-
-        /// <summary>Gets or sets the batch on its way, or failed and waiting to be sent again.</summary>
-        public ChannelBatch? Batch { get; set; }
-
-        /// <summary>Gets or sets whether <see cref="Batch"/> is in a call now.</summary>
-        public bool Sending { get; set; }
-
-        /// <summary>Gets or sets whether the channel is in the ready queue.</summary>
-        public bool Listed { get; set; }
-
-        /// <summary>Gets or sets the time before which it is not sent (after a failure); 0 for now.</summary>
-        public long RetryAt { get; set; }
-    }
 }

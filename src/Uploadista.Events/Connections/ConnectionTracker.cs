@@ -15,6 +15,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
     // most a second; this many at once, beyond which a refusal is an HTTP status instead.
     private readonly int _maxRefusing = Math.Clamp(options.Value.MaxConnections / 10, 10, 1000);
     private int _refusing;
+    private int _mostRefusing;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, int> _perChannel = new(StringComparer.Ordinal);
     private readonly HashSet<OpenConnection> _open = [];
@@ -78,6 +79,9 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
     /// <summary>Gets the number of refused sockets being closed.</summary>
     public int RefusingCount => Volatile.Read(ref _refusing);
 
+    /// <summary>Gets the most refused sockets ever closed at once; for tests.</summary>
+    internal int MostRefusing => Volatile.Read(ref _mostRefusing);
+
     /// <summary>
     /// Takes a place for a refused socket while its close is sent, or returns <see langword="null"/> when
     /// too many are being refused at once.
@@ -94,6 +98,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
 
             if (Interlocked.CompareExchange(ref _refusing, refusing + 1, refusing) == refusing)
             {
+                InterlockedMax(ref _mostRefusing, refusing + 1);
                 return new Refusal(this);
             }
         }
@@ -171,6 +176,17 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
 
         empty?.TrySetResult();
+    }
+
+    private static void InterlockedMax(ref int location, int value)
+    {
+        for (var current = Volatile.Read(ref location); current < value; current = Volatile.Read(ref location))
+        {
+            if (Interlocked.CompareExchange(ref location, value, current) == current)
+            {
+                return;
+            }
+        }
     }
 
     private sealed class Refusal(ConnectionTracker tracker) : IDisposable

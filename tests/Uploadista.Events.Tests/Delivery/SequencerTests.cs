@@ -15,12 +15,7 @@ public sealed class SequencerTests
     [Fact]
     public async Task A_restore_never_skips_a_retained_event_that_falls_between_held_ones()
     {
-        var broadcaster = new ScriptedBroadcaster();
-        var sequencer = new ChannelSequencer("c", broadcaster, maxHeld: 100, NullLogger.Instance);
-        var queue = new SendQueue(100);
-        var joining = sequencer.JoinAsync(new ConnectionSubscription(queue, 0, null), CancellationToken.None);
-        (await broadcaster.NextReadAsync()).SetResult(Retained(0));
-        await joining;
+        var (broadcaster, sequencer, queue) = await JoinedAsync(maxHeld: 100);
         for (var i = 1; i <= 10; i++)
         {
             sequencer.OnEvent(Event(i));
@@ -39,10 +34,7 @@ public sealed class SequencerTests
     [Fact]
     public async Task A_join_is_released_with_the_newest_read_not_the_last_to_complete()
     {
-        var broadcaster = new ScriptedBroadcaster();
-        var sequencer = new ChannelSequencer("c", broadcaster, maxHeld: 100, NullLogger.Instance);
-        var queue = new SendQueue(100);
-        var joining = sequencer.JoinAsync(new ConnectionSubscription(queue, 0, null), CancellationToken.None).AsTask();
+        var (broadcaster, sequencer, queue, joining) = Join(maxHeld: 100);
         var joinRead = await broadcaster.NextReadAsync();
         sequencer.OnMissedEvents();
         (await broadcaster.NextReadAsync()).SetResult(Retained(5, 1, 2, 3, 4, 5));
@@ -58,10 +50,7 @@ public sealed class SequencerTests
     [Fact]
     public async Task Superseded_progress_held_during_a_catch_up_does_not_count_against_the_hold()
     {
-        var broadcaster = new ScriptedBroadcaster();
-        var sequencer = new ChannelSequencer("c", broadcaster, maxHeld: 3, NullLogger.Instance);
-        var queue = new SendQueue(100);
-        var joining = sequencer.JoinAsync(new ConnectionSubscription(queue, 0, null), CancellationToken.None);
+        var (broadcaster, sequencer, queue, joining) = Join(maxHeld: 3);
         var read = await broadcaster.NextReadAsync();
         for (var i = 1; i <= 10; i++)
         {
@@ -78,12 +67,7 @@ public sealed class SequencerTests
     [Fact]
     public async Task A_held_connection_that_would_hold_more_than_it_may_is_told_to_resume()
     {
-        var broadcaster = new ScriptedBroadcaster();
-        var sequencer = new ChannelSequencer("c", broadcaster, maxHeld: 3, NullLogger.Instance);
-        var queue = new SendQueue(100);
-        var joining = sequencer.JoinAsync(new ConnectionSubscription(queue, 0, null), CancellationToken.None);
-        (await broadcaster.NextReadAsync()).SetResult(Retained(0));
-        await joining;
+        var (broadcaster, sequencer, queue) = await JoinedAsync(maxHeld: 3);
 
         // While the read runs, more than the connection may hold arrives: it is told to resume.
         sequencer.OnMissedEvents();
@@ -127,6 +111,24 @@ public sealed class SequencerTests
         queue.Add(Event(15)); // two live events waiting, capacity 4
 
         queue.CloseStatus.Should().BeNull();
+    }
+
+    /// <summary>A sequencer and one connection joining it; its join read waits for the test.</summary>
+    private static (ScriptedBroadcaster Broadcaster, ChannelSequencer Sequencer, SendQueue Queue, Task Joining) Join(int maxHeld)
+    {
+        var broadcaster = new ScriptedBroadcaster();
+        var sequencer = new ChannelSequencer("c", broadcaster, maxHeld, NullLogger.Instance);
+        var queue = new SendQueue(100);
+        return (broadcaster, sequencer, queue, sequencer.JoinAsync(new ConnectionSubscription(queue, 0, null), CancellationToken.None).AsTask());
+    }
+
+    /// <summary>The same, joined to a channel that had no event.</summary>
+    private static async Task<(ScriptedBroadcaster Broadcaster, ChannelSequencer Sequencer, SendQueue Queue)> JoinedAsync(int maxHeld)
+    {
+        var (broadcaster, sequencer, queue, joining) = Join(maxHeld);
+        (await broadcaster.NextReadAsync()).SetResult(Retained(0));
+        await joining;
+        return (broadcaster, sequencer, queue);
     }
 
     private static ChannelEvent Event(long seq, string? key = null)
