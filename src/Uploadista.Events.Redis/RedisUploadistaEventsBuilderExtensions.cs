@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using Uploadista.Events;
 using Uploadista.Events.Redis;
@@ -23,11 +22,14 @@ public static class RedisUploadistaEventsBuilderExtensions
         var services = builder.Services;
         if (!services.Any(d => d.ServiceType == typeof(RedisEventBroadcaster)))
         {
-            services.AddOptions<RedisEventsOptions>()
-                .Configure<IServiceProvider>((options, provider) =>
-                    provider.GetService<IConfiguration>()?.GetSection(RedisEventsOptions.SectionName).Bind(options))
-                .ValidateOnStart();
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisEventsOptions>, RedisEventsOptionsValidator>());
+            // Bound when the host has configuration, as the core's options are (a bare service
+            // collection may have none: options then come from code alone).
+            var options = services.AddOptionsWithValidateOnStart<RedisEventsOptions, RedisEventsOptionsValidator>();
+            if (services.Any(d => d.ServiceType == typeof(IConfiguration)))
+            {
+                options.BindConfiguration(RedisEventsOptions.SectionName);
+            }
+
             services.AddSingleton<RedisEventBroadcaster>();
             services.Replace(ServiceDescriptor.Singleton<IEventBroadcaster>(provider => provider.GetRequiredService<RedisEventBroadcaster>()));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RedisEventsService>());

@@ -1,7 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using Uploadista.Events;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -53,11 +51,12 @@ public static class UploadistaEventsBuilderExtensions
         var services = builder.Services;
         if (!services.Any(d => d.ServiceType == typeof(SubscriptionTokens)))
         {
-            services.AddOptions<SubscriptionTokenOptions>()
-                .Configure<IServiceProvider>((options, provider) =>
-                    provider.GetService<IConfiguration>()?.GetSection(SubscriptionTokenOptions.SectionName).Bind(options))
-                .ValidateOnStart();
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SubscriptionTokenOptions>, SubscriptionTokenOptionsValidator>());
+            var options = services.AddOptionsWithValidateOnStart<SubscriptionTokenOptions, SubscriptionTokenOptionsValidator>();
+            if (UploadistaEventsServiceCollectionExtensions.HasConfiguration(services))
+            {
+                options.BindConfiguration(SubscriptionTokenOptions.SectionName);
+            }
+
             services.AddSingleton<SubscriptionTokens>();
             services.AddSingleton<ISubscriptionTokenIssuer>(provider => provider.GetRequiredService<SubscriptionTokens>());
             services.AddSingleton<ISubscriptionAuthorizer>(provider => provider.GetRequiredService<SubscriptionTokens>());

@@ -8,10 +8,9 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
     public ValidateOptionsResult Validate(string? name, UploadistaEventsOptions options)
     {
         var result = new ValidateOptionsResultBuilder();
-        var prefix = options.PathPrefix;
-        if (prefix is null || (prefix.Length > 0 && (prefix[0] != '/' || prefix[^1] == '/' || prefix.Contains('{', StringComparison.Ordinal))))
+        if (PathPrefixProblem(options.PathPrefix) is { } problem)
         {
-            result.AddError($"must start with '/', must not end with '/' and must not contain route parameters (got '{prefix}'); use '' for the root", nameof(options.PathPrefix));
+            result.AddError(problem, nameof(options.PathPrefix));
         }
 
         CheckRange(result, options.SendQueueCapacity, 1, 1_000_000, nameof(options.SendQueueCapacity));
@@ -45,6 +44,12 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
         CheckPositive(result, options.RetentionPeriod, nameof(options.RetentionPeriod));
         return result.Build();
     }
+
+    /// <summary>What is wrong with a path prefix, or <see langword="null"/> when it is usable.</summary>
+    internal static string? PathPrefixProblem(string? prefix)
+        => prefix is null || (prefix.Length > 0 && (prefix[0] != '/' || prefix[^1] == '/' || prefix.Contains('{', StringComparison.Ordinal)))
+            ? $"must start with '/', must not end with '/' and must not contain route parameters (got '{prefix}'); use '' for the root"
+            : null;
 
     private static void CheckRange(ValidateOptionsResultBuilder result, int value, int min, int max, string property)
     {

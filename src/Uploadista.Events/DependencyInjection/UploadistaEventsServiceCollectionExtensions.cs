@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using Uploadista.Events;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -12,7 +11,8 @@ public static class UploadistaEventsServiceCollectionExtensions
     /// <summary>
     /// Registers Uploadista.Events with the in-memory broadcaster: <see cref="IUploadistaEventPublisher"/>
     /// for publishing, the WebSocket endpoints' services, and the hosted service that closes sockets on
-    /// shutdown. Options bind from the configuration section <c>Uploadista:Events</c>, then
+    /// shutdown. Options bind from the configuration section <c>Uploadista:Events</c> (when the host has
+    /// configuration), then
     /// <paramref name="configure"/> runs, and they are validated when the host starts. Calling it again
     /// adds only the new <paramref name="configure"/>.
     /// </summary>
@@ -24,11 +24,12 @@ public static class UploadistaEventsServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         if (!services.Any(d => d.ServiceType == typeof(WebSocketConnectionHandler)))
         {
-            services.AddOptions<UploadistaEventsOptions>()
-                .Configure<IServiceProvider>((options, provider) =>
-                    provider.GetService<IConfiguration>()?.GetSection(UploadistaEventsOptions.SectionName).Bind(options))
-                .ValidateOnStart();
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UploadistaEventsOptions>, UploadistaEventsOptionsValidator>());
+            var options = services.AddOptionsWithValidateOnStart<UploadistaEventsOptions, UploadistaEventsOptionsValidator>();
+            if (HasConfiguration(services))
+            {
+                options.BindConfiguration(UploadistaEventsOptions.SectionName);
+            }
+
 
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton<IEventBroadcaster, MemoryEventBroadcaster>();
@@ -47,6 +48,14 @@ public static class UploadistaEventsServiceCollectionExtensions
 
         return new UploadistaEventsBuilder(services);
     }
+
+    /// <summary>
+    /// Whether the host has configuration to bind options from. An application's host registers its
+    /// <see cref="IConfiguration"/> before the application's own services; a bare service collection
+    /// (a tool, a test) may have none, and then options come from code alone.
+    /// </summary>
+    internal static bool HasConfiguration(IServiceCollection services)
+        => services.Any(d => d.ServiceType == typeof(IConfiguration));
 
     private sealed class UploadistaEventsBuilder(IServiceCollection services) : IUploadistaEventsBuilder
     {

@@ -23,13 +23,46 @@ public static class UploadistaEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapUploadistaWebSockets(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        return Map(endpoints, Options(endpoints).PathPrefix);
+    }
+
+    /// <summary>
+    /// Maps the same endpoints as <see cref="MapUploadistaWebSockets(IEndpointRouteBuilder)"/> under
+    /// <paramref name="prefix"/> instead of <see cref="UploadistaEventsOptions.PathPrefix"/>, as
+    /// <c>MapHub("/path")</c> does.
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
+    /// <param name="prefix">Starts with <c>/</c> and does not end with one (<c>/live</c>), or is empty for the root.</param>
+    /// <returns>A builder for conventions on both endpoints.</returns>
+    /// <exception cref="ArgumentException"><paramref name="prefix"/> is not a usable prefix.</exception>
+    /// <exception cref="InvalidOperationException"><c>AddUploadistaEvents()</c> was not called.</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid.</exception>
+    public static IEndpointConventionBuilder MapUploadistaWebSockets(this IEndpointRouteBuilder endpoints, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (UploadistaEventsOptionsValidator.PathPrefixProblem(prefix) is { } problem)
+        {
+            throw new ArgumentException($"The prefix {problem}.", nameof(prefix));
+        }
+
+        _ = Options(endpoints);
+        return Map(endpoints, prefix);
+    }
+
+    private static UploadistaEventsOptions Options(IEndpointRouteBuilder endpoints)
+    {
         if (endpoints.ServiceProvider.GetService<WebSocketConnectionHandler>() is null)
         {
             throw new InvalidOperationException(UploadistaWebSocketHandler.MissingServicesMessage);
         }
 
-        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<UploadistaEventsOptions>>().Value;
-        var group = endpoints.MapGroup(options.PathPrefix);
+        return endpoints.ServiceProvider.GetRequiredService<IOptions<UploadistaEventsOptions>>().Value;
+    }
+
+    private static RouteGroupBuilder Map(IEndpointRouteBuilder endpoints, string prefix)
+    {
+        var group = endpoints.MapGroup(prefix);
         group.Map("/ws/upload/{uploadId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista upload events");
         group.Map("/ws/flow/{jobId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista flow events");
 

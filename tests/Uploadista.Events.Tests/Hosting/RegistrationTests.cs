@@ -11,6 +11,8 @@ namespace Uploadista.Events.Tests.Hosting;
 /// <summary>AddUploadistaEvents, options binding and validation, and MapUploadistaWebSockets' checks.</summary>
 public sealed class RegistrationTests
 {
+    private static readonly string Key = Convert.ToBase64String(new byte[32]);
+
     [Fact]
     public async Task Mapping_without_registering_says_what_to_call()
     {
@@ -52,6 +54,43 @@ public sealed class RegistrationTests
         options.PathPrefix.Should().Be("/live");
         options.RetentionPeriod.Should().Be(TimeSpan.FromMinutes(10));
         options.SendQueueCapacity.Should().Be(32);
+    }
+
+    [Fact]
+    public void Options_bound_from_configuration_follow_its_reloads()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Uploadista:Events:SendQueueCapacity"] = "64",
+            ["Uploadista:Events:Tokens:Lifetime"] = "00:05:00",
+            ["Uploadista:Events:Tokens:SigningKeys:0"] = Key,
+        }).Build();
+        var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration);
+        services.AddUploadistaEvents().AddSubscriptionTokens();
+        using var provider = services.BuildServiceProvider();
+        var monitor = provider.GetRequiredService<IOptionsMonitor<UploadistaEventsOptions>>();
+        monitor.CurrentValue.SendQueueCapacity.Should().Be(64);
+
+        configuration["Uploadista:Events:SendQueueCapacity"] = "128";
+        configuration.Reload();
+
+        monitor.CurrentValue.SendQueueCapacity.Should().Be(128, "options bind through BindConfiguration, which watches for reloads");
+        provider.GetRequiredService<IOptions<SubscriptionTokenOptions>>().Value.Lifetime.Should().Be(TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public void A_host_without_configuration_takes_options_from_code()
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.AddUploadistaEvents(o => o.SendQueueCapacity = 5).AddSubscriptionTokens(o =>
+        {
+            o.Lifetime = TimeSpan.FromMinutes(5);
+            o.SigningKeys.Add(Key);
+        });
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IOptions<UploadistaEventsOptions>>().Value.SendQueueCapacity.Should().Be(5);
+        provider.GetRequiredService<IOptions<SubscriptionTokenOptions>>().Value.Lifetime.Should().Be(TimeSpan.FromMinutes(5));
     }
 
     [Fact]

@@ -97,6 +97,36 @@ public sealed class EndpointTests
     }
 
     [Fact]
+    public async Task Prefix_given_when_mapping_wins_over_the_options()
+    {
+        await using var server = await EventsServer.StartAsync(map: app => app.MapUploadistaWebSockets("/live"));
+
+        await using var upload = await TestSocket.ConnectAndJoinAsync(server.WebSocketUri("/live/ws/upload/u1"));
+        await using var job = await TestSocket.ConnectAndJoinAsync(server.WebSocketUri("/live/ws/flow/j1"));
+        var old = await Http(server).GetAsync("/uploadista/ws/upload/u1", TestContext.Current.CancellationToken);
+
+        old.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        await server.Publisher.PublishAsync(new FlowStartedEvent { JobId = "j1", UploadId = "u1", FlowName = "f" }, TestContext.Current.CancellationToken);
+        (await upload.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("flow_started");
+        (await job.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("flow_started");
+    }
+
+    [Theory]
+    [InlineData("live")]
+    [InlineData("/live/")]
+    [InlineData("/{tenant}")]
+    public async Task Prefix_given_when_mapping_is_checked(string prefix)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddUploadistaEvents();
+        await using var app = builder.Build();
+
+        var map = () => app.MapUploadistaWebSockets(prefix);
+
+        map.Should().Throw<ArgumentException>().WithParameterName(nameof(prefix)).WithMessage("*must start with '/'*");
+    }
+
+    [Fact]
     public async Task Handler_mounts_on_routes_of_your_own()
     {
         await using var server = await EventsServer.StartAsync(map: app =>
