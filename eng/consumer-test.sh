@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Tests the packages as a user gets them. Packs both (Release) into artifacts/packages, checks what
+# they carry (eng/consumer-test/PackageChecks.cs), then creates a fresh `dotnet new web` app outside
+# the repository that references Uploadista.Events by version from that folder, with the README's
+# quick start as its Program.cs, as it is; runs it on a loopback port, and checks that a WebSocket on
+# it receives the events its endpoint publishes. eng/test.sh runs it, and so CI.
+#
+# The packages get a version of their own (<version>-ci.<time>), and the app restores into a packages
+# folder of its own, with the machine's global one as a read-only fallback: the test never picks up
+# an older build of the same version, and leaves nothing in the global packages folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# Set to true once the library ships the browser client as a static web asset (issue 15): then the
+# quick-start app must serve it, and check_browser_client below runs.
+expect_browser_client_asset=false
+
+step() { echo; echo "== consumer test: $*"; }
+fail() { echo "consumer test FAILED: $*" >&2; exit 1; }
+trap 'echo "consumer test FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/uploadista-consumer.XXXXXX")
+app_pid=""
+cleanup() {
+  if [ -n "$app_pid" ] && kill -0 "$app_pid" 2>/dev/null; then
+    kill "$app_pid" 2>/dev/null || true
+    wait "$app_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- Pack ---------------------------------------------------------------------------------------
+base_version=$(dotnet msbuild src/Uploadista.Events -getProperty:Version)
+version="$base_version-ci.$(date -u +%Y%m%d%H%M%S)"
+packages="$repo/artifacts/packages"
+step "packing $version into artifacts/packages"
+rm -rf "$packages"
+for project in src/Uploadista.Events src/Uploadista.Events.Redis; do
+  dotnet pack "$project" -c Release -o "$packages" -p:Version="$version" -nologo -v:q -clp:NoSummary
+done
+
+# --- The quick start, from the README --------------------------------------------------------------
+# The C# block right after the "consumer-test: Program.cs" marker comment, without its fences.
+quick_start="$work/Program.cs"
+awk '
+  /<!-- consumer-test: Program.cs/ { marker = 1; next }
+  marker && !inside && /^```csharp$/ { inside = 1; next }
+  inside && /^```$/ { exit }
+  inside { print }
+' README.md > "$quick_start"
+[ -s "$quick_start" ] || fail "README.md has no \`\`\`csharp block after a '<!-- consumer-test: Program.cs' marker"
+
+# --- Check the packages --------------------------------------------------------------------------
+step "building the checker"
+global_packages=$(dotnet nuget locals global-packages --list | sed -E 's/^global-packages: //')
+export NUGET_PACKAGES="$work/nuget-packages"
+cp -r eng/consumer-test "$work/check"
+dotnet build "$work/check" -c Release -nologo -v:q -clp:NoSummary -o "$work/check/out"
+check() { dotnet "$work/check/out/ConsumerCheck.dll" "$@"; }
+
+step "checking the packages"
+check packages "$packages" "$version" "$quick_start"
+
+# --- A fresh app ---------------------------------------------------------------------------------
+step "creating a fresh app with dotnet new web, outside the repository"
+# The machine's own sources (from the user-level NuGet.Config) stay; the local folder is added.
+cat > "$work/nuget.config" <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <add key="uploadista-local" value="$packages" />
+  </packageSources>
+  <fallbackPackageFolders>
+    <add key="global-packages" value="$global_packages" />
+  </fallbackPackageFolders>
+</configuration>
+EOF
+dotnet new web -o "$work/app" -n ConsumerApp --no-update-check >/dev/null
+cp "$quick_start" "$work/app/Program.cs"
+# Uploadista.Events is what the quick start uses; Uploadista.Events.Redis is referenced too, so that
+# its dependencies (Uploadista.Events at the same version, StackExchange.Redis) restore from a feed.
+dotnet add "$work/app" package Uploadista.Events --version "$version" --no-restore >/dev/null
+dotnet add "$work/app" package Uploadista.Events.Redis --version "$version" --no-restore >/dev/null
+grep -q "ProjectReference" "$work/app/ConsumerApp.csproj" && fail "the app must reference the packages, not the projects"
+
+step "building the app (warnings as errors)"
+dotnet build "$work/app" -c Release -nologo -v:q -clp:NoSummary -warnaserror -o "$work/app/out"
+ls "$NUGET_PACKAGES/uploadista.events/$version/uploadista.events.$version.nupkg" >/dev/null \
+  || fail "Uploadista.Events $version was not restored from artifacts/packages"
+
+# --- Run it --------------------------------------------------------------------------------------
+step "running the app on 127.0.0.1"
+# Port 0: Kestrel takes a free port and logs it, so no port is guessed and none can be taken meanwhile.
+(cd "$work/app" && exec dotnet out/ConsumerApp.dll --urls http://127.0.0.1:0) > "$work/app.log" 2>&1 &
+app_pid=$!
+base_url=""
+for _ in $(seq 1 300); do # up to 30 s
+  base_url=$(grep -oE 'Now listening on: http://127\.0\.0\.1:[0-9]+' "$work/app.log" | head -n 1 | sed 's/^Now listening on: //' || true)
+  [ -n "$base_url" ] && break
+  kill -0 "$app_pid" 2>/dev/null || { cat "$work/app.log"; fail "the app exited before listening"; }
+  sleep 0.1
+done
+[ -n "$base_url" ] || { cat "$work/app.log"; fail "the app did not say it was listening within 30 s"; }
+echo "listening on $base_url"
+
+step "a WebSocket on the app receives what its endpoint publishes"
+check receive "$base_url" || { cat "$work/app.log"; fail "the WebSocket check failed"; }
+
+check_browser_client() {
+  # The browser client, served by the library as a static web asset. Wire up (and, if needed, have
+  # the README's quick start map static assets) when the package ships it.
+  local url="$base_url/_content/Uploadista.Events/uploadista-events.js"
+  local body
+  body=$(curl -fsS "$url") || fail "GET $url failed"
+  grep -q "export" <<<"$body" || fail "$url is not the ES module"
+  echo "  ok: $url serves the browser client"
+}
+if [ "$expect_browser_client_asset" = true ]; then
+  step "the browser client is served from _content/"
+  check_browser_client
+fi
+
+kill "$app_pid"
+wait "$app_pid" 2>/dev/null || true
+app_pid=""
+step "passed: Uploadista.Events $version installs from a folder into a fresh app, and its quick start delivers"
