@@ -41,7 +41,8 @@ internal sealed class LoadRunner(LoadOptions options)
             {
                 for (var round = 1; round <= options.Rounds; round++)
                 {
-                    string[] order = round % 2 == 1 ? [Systems.Uploadista, Systems.SignalR] : [Systems.SignalR, Systems.Uploadista];
+                    var other = Systems.Other(options);
+                    string[] order = round % 2 == 1 ? [Systems.Uploadista, other] : [other, Systems.Uploadista];
                     foreach (var system in order)
                     {
                         var started = Stopwatch.GetTimestamp();

@@ -33,7 +33,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server: ours (this program in server mode) or the SignalR one.</summary>
-    /// <param name="system">Which: <see cref="Systems.Uploadista"/> or <see cref="Systems.SignalR"/>.</param>
+    /// <param name="system">Which: <see cref="Systems.Uploadista"/> (observed or not) or <see cref="Systems.SignalR"/>.</param>
     /// <param name="arguments">
     /// The server's arguments but its address: the Redis to use and a fresh prefix, or
     /// <see cref="ServerMode.LocalArguments"/>; then flags such as <see cref="UploadistaServer.DefaultProgressInterval"/>.
@@ -42,9 +42,12 @@ internal sealed class ChildProcess : IAsyncDisposable
     {
         var port = FreePort();
         string[] common = ["--urls", $"http://127.0.0.1:{port}", .. arguments];
-        var child = system == Systems.Uploadista
-            ? Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common])
-            : Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]);
+        var child = system switch
+        {
+            Systems.Uploadista => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
+            Systems.UploadistaObserved => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common, .. UploadistaServer.Telemetry]),
+            _ => Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]),
+        };
         await child.WaitForPortAsync();
         return child;
     }
@@ -126,6 +129,15 @@ internal static class Systems
 {
     public const string Uploadista = "Uploadista.Events";
     public const string SignalR = "SignalR";
+
+    /// <summary>Ours with OpenTelemetry listening to its meter and its activity source (<c>--telemetry</c>).</summary>
+    public const string UploadistaObserved = "Uploadista.Events+OTel";
+
+    /// <summary>What ours is compared with: SignalR, or itself observed.</summary>
+    public static string Other(LoadOptions options) => options.Telemetry ? UploadistaObserved : SignalR;
+
+    /// <summary>Whether <paramref name="system"/> is Uploadista.Events (observed or not).</summary>
+    public static bool IsOurs(string system) => system != SignalR;
 }
 
 internal static class Tools

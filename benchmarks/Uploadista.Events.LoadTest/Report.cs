@@ -49,7 +49,7 @@ internal static class Report
         (double Pipelined, double Unpipelined)? ceiling)
     {
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"Medians of {options.Rounds} round(s), {options.Seconds:N0} s each, systems alternating; ratio = Uploadista.Events / SignalR.");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Medians of {options.Rounds} round(s), {options.Seconds:N0} s each, systems alternating; ratio = Uploadista.Events / {Systems.Other(options)}.");
         var redisCeiling = ceiling is { } redis
             ? string.Create(CultureInfo.InvariantCulture, $" Raw Redis PUBLISH on it (redis-benchmark, 16 clients): {redis.Pipelined:N0}/s pipelined, {redis.Unpipelined:N0}/s unpipelined.")
             : string.Empty;
@@ -65,12 +65,12 @@ internal static class Report
         }
 
         report.AppendLine();
-        report.AppendLine("| Scenario | Metric | Uploadista.Events | SignalR | Ratio |");
+        report.AppendLine(CultureInfo.InvariantCulture, $"| Scenario | Metric | Uploadista.Events | {Systems.Other(options)} | Ratio |");
         report.AppendLine("|---|---|---:|---:|---:|");
         foreach (var scenario in scenarios)
         {
             var ours = results[(scenario.Name, Systems.Uploadista)];
-            var theirs = results[(scenario.Name, Systems.SignalR)];
+            var theirs = results[(scenario.Name, Systems.Other(options))];
             foreach (var row in RowsOf(scenario, options))
             {
                 var a = row.Value(ours);

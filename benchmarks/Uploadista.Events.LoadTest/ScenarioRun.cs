@@ -112,8 +112,8 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
         await Parallel.ForEachAsync(sockets, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = timeout.Token }, async (upload, cancellation) =>
         {
             var uploadId = BenchIds.Upload(_run, upload);
-            IEventSink sink = scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: system == Systems.Uploadista);
-            BenchClient client = system == Systems.Uploadista ? new UploadistaClient(upload, uploadId, sink) : new SignalRClient(upload, uploadId, sink);
+            IEventSink sink = scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: Systems.IsOurs(system));
+            BenchClient client = Systems.IsOurs(system) ? new UploadistaClient(upload, uploadId, sink) : new SignalRClient(upload, uploadId, sink);
             lock (clients)
             {
                 clients.Add(client); // before connecting, so that it is disposed whatever happens

@@ -16,6 +16,9 @@ internal static class UploadistaServer
     /// </summary>
     public static readonly string[] DefaultProgressInterval = ["--progress-interval", "default"];
 
+    /// <summary>The flag that turns OpenTelemetry on (<see cref="BenchTelemetry"/>).</summary>
+    public static readonly string[] Telemetry = ["--telemetry", "on"];
+
     public static void Run(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
@@ -51,6 +54,10 @@ internal static class UploadistaServer
         }
 
         PublicationCounter.Decorate(builder.Services);
+        if (builder.Configuration["telemetry"] == "on")
+        {
+            BenchTelemetry.Add(builder.Services);
+        }
 
         var app = builder.Build();
         app.MapUploadistaWebSockets();
