@@ -39,7 +39,7 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
     [Fact]
     public async Task A_page_whose_socket_drops_after_its_token_expired_reconnects_with_a_fresh_token()
     {
-        var app = await StartSampleAsync("--Uploadista:Events:Tokens:Lifetime=00:00:02");
+        var app = await StartSampleAsync("--Uploadista:Events:Tokens:Lifetime=00:00:03");
         var page = await OpenPageAsync(app);
         var renewals = 0;
         page.Request += (_, request) => { if (request.Url.EndsWith("/token", StringComparison.Ordinal)) { Interlocked.Increment(ref renewals); } };
