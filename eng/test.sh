@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 needs=(
   redis-server:redis-server   # Redis tests start their own servers (redis-cli comes with it)
   chromium:chromium           # browser tests drive it headless through Playwright
+  node:nodejs                 # the browser client's npm package: type check, pack
+  npm:npm
 )
 
 missing=()
@@ -23,8 +25,21 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-rm -f tests/*/bin/*/*/measurements.txt
 status=0
+
+# The browser client's npm package (src/browser): its types compile against a usage file, with the
+# TypeScript that package-lock.json pins, and it packs into artifacts/npm. The tests check what the
+# package holds and that its version is the NuGet packages' version.
+mkdir -p artifacts/npm
+# (Chained with &&: set -e does not apply on the left of ||.)
+(
+  cd src/browser &&
+  npm ci --no-audit --no-fund --loglevel=error &&
+  npm run --silent typecheck &&
+  npm pack --pack-destination ../../artifacts/npm --loglevel=error
+) || { echo "The browser client's npm package failed its checks." >&2; status=1; }
+
+rm -f tests/*/bin/*/*/measurements.txt
 dotnet test --solution Uploadista.Events.sln "$@" || status=$?
 
 # Figures the tests measured (recovery times and the like), for the log.

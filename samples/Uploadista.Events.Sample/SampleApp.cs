@@ -20,22 +20,40 @@ public static partial class SampleApp
 
             // The page and settings are copied next to the assembly, so the app finds them wherever it starts.
             ContentRootPath = AppContext.BaseDirectory,
+
+            // Named even when another assembly starts it (a test host), so that its static web assets
+            // manifest, Uploadista.Events.Sample.staticwebassets.runtime.json, is the one found.
+            ApplicationName = typeof(SampleApp).Assembly.GetName().Name,
         });
+
+        // The browser client comes from the Uploadista.Events package, as a static web asset at
+        // /_content/Uploadista.Events/uploadista-events.js. A published app has it in wwwroot; run from
+        // its build output, the app finds it through the manifest, which ASP.NET Core reads on its own
+        // only in Development.
+        if (!builder.Environment.IsDevelopment())
+        {
+            builder.WebHost.UseStaticWebAssets();
+        }
 
         // The two lines a real application adds: this one, and MapUploadistaWebSockets() below.
         var events = builder.Services.AddUploadistaEvents();
 
         // Only the browser that created an upload may watch it: POST /api/uploads hands it a signed
-        // token for the socket. The key comes from Uploadista:Events:Tokens:SigningKeys (every
-        // instance needs the same one); without it this process makes up its own.
+        // token for the socket, and POST /api/uploads/{id}/token a fresh one when that expired. The key
+        // comes from Uploadista:Events:Tokens:SigningKeys (every instance needs the same one); without
+        // it this process makes up its own. --Sample:RequireTokens=false turns tokens off.
+        var requireTokens = builder.Configuration.GetValue($"{SampleOptions.SectionName}:{nameof(SampleOptions.RequireTokens)}", defaultValue: true);
         var signingKeyMissing = !builder.Configuration.GetSection($"{SubscriptionTokenOptions.SectionName}:SigningKeys").GetChildren().Any();
-        events.AddSubscriptionTokens(tokens =>
+        if (requireTokens)
         {
-            if (tokens.SigningKeys.Count == 0)
+            events.AddSubscriptionTokens(tokens =>
             {
-                tokens.SigningKeys.Add(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
-            }
-        });
+                if (tokens.SigningKeys.Count == 0)
+                {
+                    tokens.SigningKeys.Add(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+                }
+            });
+        }
 
         // Several instances share events through Redis: --redis localhost:6379, or the configuration
         // section Uploadista:Events:Redis. Without either, events stay in this process.
@@ -59,7 +77,11 @@ public static partial class SampleApp
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BackgroundFlows>());
 
         var app = builder.Build();
-        if (signingKeyMissing)
+        if (!requireTokens)
+        {
+            LogTokensOff(app.Logger);
+        }
+        else if (signingKeyMissing)
         {
             LogEphemeralKey(app.Logger);
         }
@@ -71,6 +93,9 @@ public static partial class SampleApp
         app.MapUploadEndpoints();
         return app;
     }
+
+    [LoggerMessage(2, LogLevel.Warning, "Subscription tokens are off (Sample:RequireTokens=false): anyone who knows an upload id can watch it.")]
+    private static partial void LogTokensOff(ILogger logger);
 
     [LoggerMessage(1, LogLevel.Warning, "No token signing key is configured (Uploadista:Events:Tokens:SigningKeys:0): using a random one. Tokens from this instance will not open sockets on other instances.")]
     private static partial void LogEphemeralKey(ILogger logger);

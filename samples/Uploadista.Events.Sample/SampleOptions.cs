@@ -18,6 +18,14 @@ public sealed class SampleOptions
     [Range(0, long.MaxValue)]
     public long ReceiveBytesPerSecond { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether sockets need a subscription token (the default). With
+    /// <see langword="false"/> (<c>--Sample:RequireTokens=false</c>) anyone who knows an upload id may
+    /// watch it, as with a plain <c>new WebSocket(".../uploadista/ws/upload/{id}")</c>; for trying
+    /// such snippets out, never for production.
+    /// </summary>
+    public bool RequireTokens { get; set; } = true;
+
     /// <summary>Gets or sets the largest upload accepted, in bytes.</summary>
     [Range(1, long.MaxValue)]
     public long MaxUploadBytes { get; set; } = 1L << 30;

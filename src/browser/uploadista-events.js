@@ -1,6 +1,10 @@
 // Uploadista.Events browser client: watches uploads and processing jobs over WebSockets, reconnects
 // with exponential backoff and jitter, and resumes with `since` (and the run of seqs it belongs to) so
-// nothing retained is missed. An ES module with no dependencies. See docs/browser-client.md.
+// nothing retained is missed. An ES module with no dependencies; its types are in
+// uploadista-events.d.ts. See docs/browser-client.md.
+
+// Many uploads at once, with a state object each for the page to render; in a file of its own.
+export { UploadTracker } from "./upload-tracker.js";
 
 /** Close statuses after which retrying cannot help: the server refused this client (docs/protocol.md). */
 const REFUSED = new Map([
@@ -32,6 +36,9 @@ export class UploadistaEvents {
     this.minDelay = options.minDelay ?? 500;
     this.maxDelay = options.maxDelay ?? 15000;
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    this.active = new Set(); // subscriptions that may still connect: told when the network comes and goes
+    this.onOnline = () => { for (const subscription of [...this.active]) subscription.networkBack(); };
+    this.onOffline = () => { for (const subscription of [...this.active]) subscription.networkGone(); };
   }
 
   /** Watches an upload, and the jobs that belong to it. Returns a {@link Subscription}. */
@@ -43,21 +50,33 @@ export class UploadistaEvents {
   watchFlow(jobId, handlers = {}) {
     return new Subscription(this, `ws/flow/${encodeURIComponent(jobId)}`, handlers);
   }
+
+  // The window's listeners are held only while a subscription is active, so that a client nobody
+  // uses any more is not kept alive by them.
+  activate(subscription) {
+    if (this.active.size === 0) listen(this, "addEventListener");
+    this.active.add(subscription);
+  }
+
+  deactivate(subscription) {
+    if (this.active.delete(subscription) && this.active.size === 0) listen(this, "removeEventListener");
+  }
 }
 
 /**
  * One watched upload or job. States: "connecting", "open", "reconnecting" (waiting to retry),
- * "refused" (4401/4403: stopped for good), "failed" (this client broke the protocol: stopped),
- * "closed" (by close()).
+ * "offline" (the browser is offline: waiting for it to be back), "refused" (4401/4403: stopped for
+ * good), "failed" (this client broke the protocol: stopped), "closed" (by close()).
  */
 export class Subscription {
   /**
    * @param {UploadistaEvents} client
    * @param {string} path
    * @param {object} handlers
-   * @param {string} [handlers.token] Subscription token, sent as ?token=.
+   * @param {string | (() => string | Promise<string>)} [handlers.token] Subscription token, sent as
+   *   ?token=; a function is called before every connection, so that each one carries a fresh token.
    * @param {number} [handlers.since] The last seq already seen (resume from there).
-   * @param {(message: object) => void} [handlers.onEvent] Each event, in the seed's shape, with seq and timestamp.
+   * @param {(message: object) => void} [handlers.onEvent] Each event, with seq and timestamp.
    * @param {(state: string, detail: object) => void} [handlers.onState] Each change of state.
    */
   constructor(client, path, { token, since = 0, onEvent = () => {}, onState = () => {} } = {}) {
@@ -72,22 +91,44 @@ export class Subscription {
     this.attempt = 0;
     this.socket = null;
     this.retryTimer = null;
+    client.activate(this);
     this.connect();
   }
 
   /** Stops watching: closes the socket and cancels any retry. */
   close() {
     this.setState("closed");
-    clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.stop();
     this.socket?.close(1000);
   }
 
+  /** Asks for a token when it is a function (sync or async), then opens the socket with it. */
   connect() {
+    if (typeof this.token !== "function") {
+      this.open(this.token);
+      return;
+    }
+    let token;
+    try {
+      token = this.token();
+    } catch (error) {
+      this.retry({ error });
+      return;
+    }
+    if (typeof token?.then !== "function") {
+      this.open(token);
+      return;
+    }
+    token.then(
+      (value) => { if (this.state === "connecting" || this.state === "reconnecting") this.open(value); },
+      (error) => { if (this.state === "connecting" || this.state === "reconnecting") this.retry({ error }); });
+  }
+
+  open(token) {
     const query = new URLSearchParams();
     if (this.lastSeq > 0) query.set("since", String(this.lastSeq));
     if (this.lastSeq > 0 && this.epoch) query.set("epoch", this.epoch);
-    if (this.token) query.set("token", this.token);
+    if (token != null && token !== "") query.set("token", String(token));
     const url = `${this.client.url}/${this.path}${query.size ? `?${query}` : ""}`;
     const socket = new this.client.WebSocket(url);
     this.socket = socket;
@@ -130,10 +171,12 @@ export class Subscription {
       if (this.socket !== socket || this.state === "closed") return;
       this.socket = null;
       if (REFUSED.has(event.code)) {
+        this.stop();
         this.setState("refused", { code: event.code, reason: event.reason || REFUSED.get(event.code) });
         return;
       }
       if (CLIENT_FAULTS.has(event.code)) {
+        this.stop();
         this.setState("failed", { code: event.code, reason: event.reason });
         return;
       }
@@ -144,15 +187,50 @@ export class Subscription {
         this.epoch = null;
       }
       if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
-      const ceiling = Math.min(this.client.maxDelay, this.client.minDelay * 2 ** this.attempt);
-      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2); // jitter: half to all of it
-      this.attempt += 1;
-      this.setState("reconnecting", { code: event.code, reason: event.reason, attempt: this.attempt, delay });
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        if (this.state === "reconnecting") this.connect();
-      }, delay);
+      this.retry({ code: event.code, reason: event.reason });
     };
+  }
+
+  /** Waits, then connects again; while the browser is offline, waits for it to be back instead. */
+  retry(detail) {
+    if (offline()) {
+      // Attempts made now would fail at once and only grow the backoff; "online" resumes.
+      this.setState("offline", detail);
+      return;
+    }
+    const ceiling = Math.min(this.client.maxDelay, this.client.minDelay * 2 ** this.attempt);
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2); // jitter: half to all of it
+    this.attempt += 1;
+    this.setState("reconnecting", { ...detail, attempt: this.attempt, delay });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === "reconnecting") this.connect();
+    }, delay);
+  }
+
+  /** The browser went offline: a pending retry waits for the network instead of its timer. */
+  networkGone() {
+    if (this.retryTimer === null) return; // an open socket is left alone: it closes if it is dead
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.setState("offline", {});
+  }
+
+  /** The browser is back online: connect now, with the backoff started over. */
+  networkBack() {
+    if (this.state !== "offline" && this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    this.setState("reconnecting", { attempt: 0, delay: 0 });
+    this.connect();
+  }
+
+  /** Never connects again. */
+  stop() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.client.deactivate(this);
   }
 
   setState(state, detail = {}) {
@@ -162,119 +240,15 @@ export class Subscription {
   }
 }
 
-/**
- * Tracks many uploads at once (the seed's multiple-upload tracking), each with its processing
- * flow: one subscription per upload, and a plain state object per upload that the page renders.
- *
- * State: { uploadId, name, status, progress, bytesUploaded, totalBytes, url, error,
- *          connection, refusal, flow: { jobId, name, status, nodes: Map(nodeId → {name, progress}),
- *          outputs, error } | null }
- * status: "waiting" → "uploading" → "uploaded" → "processing" → "complete", or "failed".
- */
-export class UploadTracker {
-  /**
-   * @param {UploadistaEvents} client
-   * @param {(upload: object, message?: object) => void} onChange Called after every change of an upload.
-   */
-  constructor(client, onChange = () => {}) {
-    this.client = client;
-    this.onChange = onChange;
-    this.uploads = new Map();
-  }
-
-  /** Starts tracking an upload. Open it before sending the bytes; events retained meanwhile arrive anyway. */
-  track(uploadId, { token, name = uploadId } = {}) {
-    const upload = {
-      uploadId, name, status: "waiting", progress: 0, bytesUploaded: 0, totalBytes: 0,
-      url: null, error: null, connection: "connecting", refusal: null, flow: null,
-    };
-    this.uploads.set(uploadId, upload);
-    upload.subscription = this.client.watchUpload(uploadId, {
-      token,
-      onEvent: (message) => {
-        apply(upload, message);
-        if (["upload_error", "flow_complete", "flow_error"].includes(message.type)) upload.subscription.close();
-        this.onChange(upload, message);
-      },
-      onState: (state, detail) => {
-        upload.connection = state;
-        if (state === "refused" || state === "failed") {
-          upload.refusal = detail;
-          if (upload.status !== "complete") upload.status = "failed";
-        }
-        this.onChange(upload);
-      },
-    });
-    this.onChange(upload);
-    return upload;
-  }
-
-  /** Marks an upload failed for a reason the events cannot tell (for example the request failed). */
-  fail(uploadId, error) {
-    const upload = this.uploads.get(uploadId);
-    if (!upload || upload.status === "complete" || upload.status === "failed") return;
-    upload.status = "failed";
-    upload.error = error;
-    upload.subscription.close();
-    this.onChange(upload);
-  }
-
-  /** Stops tracking an upload. */
-  untrack(uploadId) {
-    this.uploads.get(uploadId)?.subscription.close();
-    this.uploads.delete(uploadId);
-  }
+/** False where the platform cannot tell (no navigator, as in Node): then it is taken to be online. */
+function offline() {
+  return globalThis.navigator?.onLine === false;
 }
 
-function apply(upload, message) {
-  switch (message.type) {
-    case "upload_started":
-      upload.status = "uploading";
-      upload.totalBytes = message.size;
-      break;
-    case "upload_progress":
-      if (upload.status === "waiting") upload.status = "uploading";
-      upload.progress = message.progress;
-      upload.bytesUploaded = message.bytesUploaded;
-      upload.totalBytes = message.totalBytes;
-      break;
-    case "upload_complete":
-      upload.status = "uploaded";
-      upload.progress = 1;
-      upload.bytesUploaded = upload.totalBytes;
-      upload.url = message.url;
-      break;
-    case "upload_error":
-      upload.status = "failed";
-      upload.error = message.error;
-      break;
-    case "flow_started":
-      upload.status = "processing";
-      upload.flow = { jobId: message.jobId, name: message.flowName, status: "processing", nodes: new Map(), outputs: null, error: null };
-      break;
-    case "flow_progress":
-      upload.flow ??= { jobId: message.jobId, name: "", status: "processing", nodes: new Map(), outputs: null, error: null };
-      upload.flow.nodes.set(message.nodeId, { name: message.nodeName, progress: message.progress });
-      break;
-    case "flow_complete":
-      upload.status = "complete";
-      if (upload.flow) {
-        upload.flow.status = "complete";
-        upload.flow.outputs = message.outputs;
-        for (const node of upload.flow.nodes.values()) node.progress = 1;
-      } else {
-        upload.flow = { jobId: message.jobId, name: "", status: "complete", nodes: new Map(), outputs: message.outputs, error: null };
-      }
-      break;
-    case "flow_error":
-      upload.status = "failed";
-      upload.error = message.error;
-      if (upload.flow) {
-        upload.flow.status = "failed";
-        upload.flow.error = message.error;
-      }
-      break;
-  }
+function listen(client, method) {
+  if (typeof globalThis[method] !== "function") return; // no window, as in Node or a worker without one
+  globalThis[method]("online", client.onOnline);
+  globalThis[method]("offline", client.onOffline);
 }
 
 function defaultUrl() {

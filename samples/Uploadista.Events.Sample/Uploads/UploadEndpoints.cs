@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
 using Uploadista.Events.Sample.Processing;
 
 namespace Uploadista.Events.Sample.Uploads;
@@ -12,6 +13,7 @@ public static class UploadEndpoints
         var uploads = app.MapGroup("/api/uploads");
         uploads.MapPost("/", Create);
         uploads.MapPut("/{uploadId}", ReceiveAsync);
+        uploads.MapPost("/{uploadId}/token", RenewToken);
         uploads.MapGet("/{uploadId}/file", Download);
         uploads.MapGet("/{uploadId}/outputs/{name}", Output);
     }
@@ -19,11 +21,15 @@ public static class UploadEndpoints
     /// <summary>The body of <c>POST /api/uploads</c>.</summary>
     public sealed record CreateUploadRequest(string? Filename, long? Size);
 
+    /// <summary>The body of <c>POST /api/uploads/{uploadId}/token</c>.</summary>
+    public sealed record RenewTokenRequest(string? OwnerKey);
+
     /// <summary>
     /// POST /api/uploads: registers an upload, so the client can open its socket before sending bytes,
-    /// and returns the token that lets it watch this upload and no other.
+    /// and returns the token that lets it watch this upload and no other (null with tokens off), and
+    /// the owner key that gets it fresh tokens later.
     /// </summary>
-    private static IResult Create(CreateUploadRequest? request, UploadStore store, ISubscriptionTokenIssuer tokens, Microsoft.Extensions.Options.IOptions<SampleOptions> options)
+    private static IResult Create(CreateUploadRequest? request, UploadStore store, [FromServices] ISubscriptionTokenIssuer? tokens, Microsoft.Extensions.Options.IOptions<SampleOptions> options)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(request?.Filename) || request.Filename.Length > 255)
@@ -42,14 +48,38 @@ public static class UploadEndpoints
         }
 
         var upload = store.Create(Path.GetFileName(request!.Filename!), request.Size!.Value);
-        var token = tokens.CreateToken(SubscriptionKind.Upload, upload.Id);
+        var token = tokens?.CreateToken(SubscriptionKind.Upload, upload.Id);
         return Results.Created($"/api/uploads/{upload.Id}", new
         {
             uploadId = upload.Id,
             token,
             uploadUrl = $"/api/uploads/{upload.Id}",
-            eventsUrl = $"/uploadista/ws/upload/{upload.Id}?token={token}",
+            eventsUrl = token is null ? $"/uploadista/ws/upload/{upload.Id}" : $"/uploadista/ws/upload/{upload.Id}?token={token}",
+            ownerKey = upload.OwnerKey,
+            tokenUrl = $"/api/uploads/{upload.Id}/token",
         });
+    }
+
+    /// <summary>
+    /// POST /api/uploads/{uploadId}/token: a fresh token for the upload's socket, for its creator only.
+    /// Tokens expire (Uploadista:Events:Tokens:Lifetime), so a client that reconnects later asks for a
+    /// new one each time. The sample has no user accounts: the creator proves who it is with the owner
+    /// key it was given; a real service would check its signed-in user instead.
+    /// </summary>
+    private static IResult RenewToken(string uploadId, RenewTokenRequest? request, UploadStore store, [FromServices] ISubscriptionTokenIssuer? tokens)
+    {
+        var upload = store.Find(uploadId);
+        if (upload is null)
+        {
+            return Results.Problem($"No upload has the id '{uploadId}'.", statusCode: StatusCodes.Status404NotFound);
+        }
+
+        if (!upload.IsOwnerKey(request?.OwnerKey))
+        {
+            return Results.Problem("Only the creator of an upload may get its tokens: send the ownerKey it was given.", statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        return Results.Ok(new { token = tokens?.CreateToken(SubscriptionKind.Upload, upload.Id) });
     }
 
     /// <summary>
@@ -62,7 +92,7 @@ public static class UploadEndpoints
         HttpContext context,
         UploadStore store,
         BackgroundFlows flows,
-        ISubscriptionTokenIssuer tokens,
+        [FromServices] ISubscriptionTokenIssuer? tokens,
         IUploadistaEventPublisher events,
         Microsoft.Extensions.Options.IOptions<SampleOptions> options)
     {
@@ -147,7 +177,7 @@ public static class UploadEndpoints
         await events.PublishAsync(new UploadCompleteEvent { UploadId = upload.Id, Url = url });
 
         var jobId = flows.Start(upload, baseUrl);
-        return Results.Ok(new { uploadId = upload.Id, url, jobId, jobToken = tokens.CreateToken(SubscriptionKind.Flow, jobId) });
+        return Results.Ok(new { uploadId = upload.Id, url, jobId, jobToken = tokens?.CreateToken(SubscriptionKind.Flow, jobId) });
     }
 
     private static IResult Download(string uploadId, UploadStore store)

@@ -37,6 +37,7 @@ public sealed class UploadStore
 public sealed class Upload(string id, string filename, long size, string folder)
 {
     private int _state = (int)UploadState.Created;
+    private readonly byte[] _ownerKey = RandomNumberGenerator.GetBytes(32);
 
     public string Id { get; } = id;
 
@@ -49,6 +50,13 @@ public sealed class Upload(string id, string filename, long size, string folder)
     public string DataPath => Path.Combine(Folder, "data");
 
     public UploadState State => (UploadState)Volatile.Read(ref _state);
+
+    /// <summary>Gets the secret handed to the creator only, which proves it is the creator when it asks for fresh tokens.</summary>
+    public string OwnerKey => Convert.ToBase64String(_ownerKey).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>Whether <paramref name="key"/> is this upload's owner key (compared in constant time).</summary>
+    public bool IsOwnerKey(string? key)
+        => key is not null && CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(key), System.Text.Encoding.ASCII.GetBytes(OwnerKey));
 
     /// <summary>Only one request may send the bytes.</summary>
     public bool TryBeginReceiving()

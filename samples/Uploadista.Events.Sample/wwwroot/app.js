@@ -1,6 +1,6 @@
 // The sample page: uploads the files a person picks or drops, and shows each one's progress and
-// processing live through the Uploadista.Events browser client.
-import { UploadistaEvents, UploadTracker } from "./js/uploadista-events.js";
+// processing live through the Uploadista.Events browser client, which the library itself serves.
+import { UploadistaEvents, UploadTracker } from "/_content/Uploadista.Events/uploadista-events.js";
 
 // Uploads go to this server, or to the one named by ?upload=http://host:port (another instance sharing
 // Redis): the bytes land there while this page watches here.
@@ -44,7 +44,7 @@ async function upload(file) {
     uploadId = body.uploadId;
 
     // 2. Watch it before any byte is sent.
-    tracker.track(uploadId, { token: body.token, name: file.name });
+    tracker.track(uploadId, { token: tokens(uploadId, body), name: file.name });
 
     // 3. Send the bytes; progress comes back over the socket.
     const sent = await fetch(`${api}/api/uploads/${uploadId}`, { method: "PUT", body: file });
@@ -56,6 +56,30 @@ async function upload(file) {
     if (uploadId) tracker.fail(uploadId, error.message);
     else showToast("error", "Upload failed", `${file.name}: ${error.message}`);
   }
+}
+
+// Tokens expire (Uploadista:Events:Tokens:Lifetime), so every connection after the first asks the
+// server for a fresh one, with the owner key that proves this page created the upload. None at all
+// when the server runs with tokens off (--Sample:RequireTokens=false).
+function tokens(uploadId, created) {
+  if (!created.token) return undefined;
+  let first = created.token;
+  return async () => {
+    if (first) {
+      const token = first;
+      first = null;
+      return token;
+    }
+    const response = await fetch(`${api}/api/uploads/${uploadId}/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ownerKey: created.ownerKey }),
+    });
+    // Refused for good (not ours, or gone): stop watching. Anything else is worth a retry.
+    if (response.status === 403 || response.status === 404) tracker.fail(uploadId, `Not allowed to watch this upload any more (${response.status}).`);
+    if (!response.ok) throw new Error(`Could not get a fresh token (${response.status}).`);
+    return (await response.json()).token;
+  };
 }
 
 function render(upload) {
@@ -82,6 +106,7 @@ function render(upload) {
   const text = upload.refusal ? `Not allowed to watch this upload: ${upload.refusal.reason}.`
     : upload.error ? upload.error
     : upload.connection === "reconnecting" ? "Connection lost; reconnecting…"
+    : upload.connection === "offline" ? "Offline; will reconnect when the network is back…"
     : upload.flow?.name && upload.status === "processing" ? `Processing: ${upload.flow.name}` : "";
   message.textContent = text;
   message.classList.toggle("error", Boolean(upload.refusal || upload.error));

@@ -125,7 +125,7 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
         // The module itself, driven through a scripted socket: which URLs it opens, what it sends.
         var opened = await page.EvaluateAsync<string[]>("""
             async () => {
-              const { UploadistaEvents } = await import("/js/uploadista-events.js");
+              const { UploadistaEvents } = await import("/_content/Uploadista.Events/uploadista-events.js");
               const sockets = [];
               class ScriptedSocket {
                 constructor(url) { this.url = url; this.sent = []; sockets.push(this); setTimeout(() => { this.onopen?.(); this.isOpen = true; }, 0); }

@@ -148,16 +148,20 @@ public sealed class SampleAppTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_page_and_its_script_are_served()
+    public async Task The_page_and_its_script_are_served_and_the_browser_client_comes_from_the_library()
     {
         var page = await _http.GetStringAsync("/", TestContext.Current.CancellationToken);
         var script = await _http.GetStringAsync("/app.js", TestContext.Current.CancellationToken);
-        var client = await _http.GetAsync("/js/uploadista-events.js", TestContext.Current.CancellationToken);
+        using var client = await _http.GetAsync("/_content/Uploadista.Events/uploadista-events.js", TestContext.Current.CancellationToken);
 
         page.Should().Contain("app.js");
-        script.Should().Contain("./js/uploadista-events.js");
+        script.Should().Contain("\"/_content/Uploadista.Events/uploadista-events.js\"");
+        client.StatusCode.Should().Be(HttpStatusCode.OK);
         client.Content.Headers.ContentType!.MediaType.Should().Be("text/javascript");
-        (await client.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).Should().Contain("export class UploadistaEvents");
+
+        // The one copy in src/browser, the file the npm package ships, served as the library's static web asset.
+        (await client.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).ReplaceLineEndings()
+            .Should().Be((await File.ReadAllTextAsync(BrowserPackage.File("uploadista-events.js"), TestContext.Current.CancellationToken)).ReplaceLineEndings());
     }
 
     private async Task<(string UploadId, string Token)> CreateUploadAsync(string filename, long size)

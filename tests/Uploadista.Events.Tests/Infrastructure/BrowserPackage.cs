@@ -1,0 +1,57 @@
+using System.ComponentModel;
+using System.Diagnostics;
+
+namespace Uploadista.Events.Tests.Infrastructure;
+
+/// <summary>The browser client's npm package folder, src/browser, and npm run in it.</summary>
+public static class BrowserPackage
+{
+    /// <summary>Gets the package folder, found from the test's output folder up to the repository root.</summary>
+    public static string Directory { get; } = Path.Combine(RepositoryRoot(), "src", "browser");
+
+    public static string File(string name) => Path.Combine(Directory, name);
+
+    /// <summary>Runs npm in the package folder and returns what it printed; fails with its output if it fails.</summary>
+    public static async Task<string> NpmAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("npm") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (Win32Exception ex)
+        {
+            throw new InvalidOperationException("These tests need npm: apt-get install -y nodejs npm (eng/test.sh does it).", ex);
+        }
+
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"npm {string.Join(' ', arguments)} exited with {process.ExitCode}:\n{await output}\n{await errors}");
+            }
+
+            return await output;
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !System.IO.File.Exists(Path.Combine(directory.FullName, "Uploadista.Events.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException($"No Uploadista.Events.sln above {AppContext.BaseDirectory}.");
+    }
+}
