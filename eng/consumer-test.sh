@@ -13,10 +13,6 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Set to true once the library ships the browser client as a static web asset (issue 15): then the
-# quick-start app must serve it, and check_browser_client below runs.
-expect_browser_client_asset=false
-
 step() { echo; echo "== consumer test: $*"; }
 fail() { echo "consumer test FAILED: $*" >&2; exit 1; }
 trap 'echo "consumer test FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -86,15 +82,17 @@ dotnet add "$work/app" package Uploadista.Events --version "$version" --no-resto
 dotnet add "$work/app" package Uploadista.Events.Redis --version "$version" --no-restore >/dev/null
 grep -q "ProjectReference" "$work/app/ConsumerApp.csproj" && fail "the app must reference the packages, not the projects"
 
-step "building the app (warnings as errors)"
-dotnet build "$work/app" -c Release -nologo -v:q -clp:NoSummary -warnaserror -o "$work/app/out"
+step "publishing the app (warnings as errors)"
+# Published, as it is deployed: the package's static web assets (the browser client) are copied in.
+dotnet publish "$work/app" -c Release -nologo -v:q -clp:NoSummary -warnaserror -o "$work/app/out"
 ls "$NUGET_PACKAGES/uploadista.events/$version/uploadista.events.$version.nupkg" >/dev/null \
   || fail "Uploadista.Events $version was not restored from artifacts/packages"
 
 # --- Run it --------------------------------------------------------------------------------------
 step "running the app on 127.0.0.1"
 # Port 0: Kestrel takes a free port and logs it, so no port is guessed and none can be taken meanwhile.
-(cd "$work/app" && exec dotnet out/ConsumerApp.dll --urls http://127.0.0.1:0) > "$work/app.log" 2>&1 &
+# Run from its publish folder, as a deployed app is: that is its content root, wwwroot included.
+(cd "$work/app/out" && exec dotnet ConsumerApp.dll --urls http://127.0.0.1:0) > "$work/app.log" 2>&1 &
 app_pid=$!
 base_url=""
 for _ in $(seq 1 300); do # up to 30 s
@@ -109,19 +107,11 @@ echo "listening on $base_url"
 step "a WebSocket on the app receives what its endpoint publishes"
 check receive "$base_url" || { cat "$work/app.log"; fail "the WebSocket check failed"; }
 
-check_browser_client() {
-  # The browser client, served by the library as a static web asset. Wire up (and, if needed, have
-  # the README's quick start map static assets) when the package ships it.
-  local url="$base_url/_content/Uploadista.Events/uploadista-events.js"
-  local body
-  body=$(curl -fsS "$url") || fail "GET $url failed"
-  grep -q "export" <<<"$body" || fail "$url is not the ES module"
-  echo "  ok: $url serves the browser client"
-}
-if [ "$expect_browser_client_asset" = true ]; then
-  step "the browser client is served from _content/"
-  check_browser_client
-fi
+step "the browser client is served from _content/, through the quick start's MapStaticAssets()"
+url="$base_url/_content/Uploadista.Events/uploadista-events.js"
+body=$(curl -fsS "$url") || fail "GET $url failed"
+grep -q "export" <<<"$body" || fail "$url is not the ES module"
+echo "ok: $url serves the browser client"
 
 kill "$app_pid"
 wait "$app_pid" 2>/dev/null || true

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 needs=(
   redis-server:redis-server   # Redis tests start their own servers (redis-cli comes with it)
   chromium:chromium           # browser tests drive it headless through Playwright
+  curl:curl                   # the consumer test fetches the browser client from a fresh app
   node:nodejs                 # the browser client's npm package: type check, pack
   npm:npm
 )
