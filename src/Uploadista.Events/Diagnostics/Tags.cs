@@ -55,8 +55,8 @@ internal static class Tags
     };
 
     /// <summary>
-    /// The broadcaster's name: <c>memory</c>, or the type's name without <c>EventBroadcaster</c>, in
-    /// lower case (<c>redis</c>); decided once, so it is one value per process.
+    /// The broadcaster's name: <c>memory</c>, or the type's name without <c>EventBroadcaster</c> (or
+    /// <c>Broadcaster</c>), in lower case (<c>redis</c>); decided once, so it is one value per process.
     /// </summary>
     public static string BroadcasterOf(IEventBroadcaster broadcaster)
     {
@@ -66,8 +66,16 @@ internal static class Tags
         }
 
         var name = broadcaster.GetType().Name;
-        var end = name.IndexOf("EventBroadcaster", StringComparison.Ordinal);
-        return (end > 0 ? name[..end] : name).ToLowerInvariant();
+        foreach (var suffix in (ReadOnlySpan<string>)["EventBroadcaster", "Broadcaster"])
+        {
+            if (name.Length > suffix.Length && name.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                name = name[..^suffix.Length];
+                break;
+            }
+        }
+
+        return name.ToLowerInvariant();
     }
 
     /// <summary>Values of <see cref="RefusalReason"/>.</summary>
