@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 
 namespace Uploadista.Events.LoadTest;
 
@@ -52,7 +53,21 @@ internal static class UploadistaServer
 
         PublicationCounter.Decorate(builder.Services);
 
+        // The instruments' cost (issue 14): with UPLOADISTA_BENCH_METRICS=1 in the load test's
+        // environment, which its servers inherit, every instrument of the meter Uploadista.Events is
+        // collected by OpenTelemetry, as on a server that Prometheus scrapes; without it none listens.
+        var metrics = Environment.GetEnvironmentVariable("UPLOADISTA_BENCH_METRICS") is "1";
+        if (metrics)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter("Uploadista.Events").AddPrometheusExporter());
+        }
+
         var app = builder.Build();
+        if (metrics)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics");
+        }
+
         app.MapUploadistaWebSockets();
         app.MapPost("/bench/publish", async (string run, int uploads, long? count, double? rate, double? seconds, IUploadistaEventPublisher events) =>
         {
