@@ -16,7 +16,9 @@ internal sealed class UploadistaEventsHealthCheck(IEventBroadcaster broadcaster,
     {
         var broker = broadcaster is IHealthCheck check
             ? await check.CheckHealthAsync(context, cancellationToken)
-            : HealthCheckResult.Healthy($"The {_broadcasterName} broadcaster needs no broker.");
+            : HealthCheckResult.Healthy(broadcaster is MemoryEventBroadcaster
+                ? "The in-memory broadcaster needs no broker."
+                : $"The {_broadcasterName} broadcaster does not report its broker's health (it does by implementing IHealthCheck).");
 
         var catchingUp = metrics.CatchingUp;
         var data = new Dictionary<string, object>(StringComparer.Ordinal)

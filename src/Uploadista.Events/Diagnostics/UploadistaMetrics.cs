@@ -43,7 +43,7 @@ internal sealed class UploadistaMetrics
         meter.CreateObservableUpDownCounter(
             "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow).");
         _connectionDuration = meter.CreateHistogram(
-            "uploadista.connection.duration", "s", "How long WebSocket connections lasted, from their admission to their end.",
+            "uploadista.connection.duration", "s", "How long WebSocket connections lasted, from the accepted handshake to their end.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ConnectionDurations });
         _refused = meter.CreateCounter<long>(
             "uploadista.connection.refused", "{connection}", "WebSocket connections refused before they were subscribed, by reason.");
