@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using OpenTelemetry.Metrics;
 using Uploadista.Events.Redis;
 using Uploadista.Events.Sample.Processing;
 using Uploadista.Events.Sample.Uploads;
@@ -66,6 +68,12 @@ public static partial class SampleApp
             events.AddRedis();
         }
 
+        // What an operator watches: the library's meter, through OpenTelemetry, scraped by Prometheus
+        // at /metrics (dotnet-counters monitor Uploadista.Events needs none of this); its health at
+        // /healthz, 503 once Redis has been unreachable longer than UnhealthyAfter.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter("Uploadista.Events").AddPrometheusExporter());
+        builder.Services.AddHealthChecks().AddUploadistaEvents();
+
         // The page of one instance may upload to another (?upload=http://host:port), to show events
         // crossing instances; a real service would name its own origins here.
         builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy.AllowAnyOrigin().AllowAnyHeader().AllowAnyMethod()));
@@ -91,6 +99,8 @@ public static partial class SampleApp
         app.UseCors();
         app.MapUploadistaWebSockets();
         app.MapUploadEndpoints();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = HealthResponse.WriteAsync });
         return app;
     }
 

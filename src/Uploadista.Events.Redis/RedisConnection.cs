@@ -13,6 +13,7 @@ internal sealed class RedisConnection(RedisEventsOptions options, IServiceProvid
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private int _pubSubMode; // 0 until decided, then Classic or Sharded
     private long _lastRefresh;
+    private long _unreachableSince; // Environment.TickCount64 when Redis was first seen unreachable; 0 while reachable
 
     private const int Classic = 1;
     private const int Sharded = 2;
@@ -39,6 +40,7 @@ internal sealed class RedisConnection(RedisEventsOptions options, IServiceProvid
         multiplexer.ConnectionFailed += (_, e) =>
         {
             RedisLog.ConnectionFailed(logger, e.ConnectionType, e.EndPoint?.ToString(), e.FailureType, e.Exception);
+            _ = Reachability();
             if (e.ConnectionType == ConnectionType.Subscription)
             {
                 SubscriptionsLost?.Invoke();
@@ -47,9 +49,29 @@ internal sealed class RedisConnection(RedisEventsOptions options, IServiceProvid
         multiplexer.ConnectionRestored += (_, e) =>
         {
             RedisLog.ConnectionRestored(logger, e.ConnectionType, e.EndPoint?.ToString());
+            _ = Reachability();
             Restored?.Invoke();
         };
         TryDecidePubSubMode(multiplexer);
+        _ = Reachability();
+    }
+
+    /// <summary>
+    /// Gets whether a Redis server is connected, and if none is, for how long none has been (as far as
+    /// the connection's events and these calls have seen): the health check's and the gauge's view.
+    /// </summary>
+    public (bool Connected, TimeSpan UnreachableFor) Reachability()
+    {
+        var connected = _multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully && _multiplexer.Value.Result.IsConnected;
+        if (connected)
+        {
+            Interlocked.Exchange(ref _unreachableSince, 0);
+            return (true, TimeSpan.Zero);
+        }
+
+        var now = Environment.TickCount64;
+        var since = Interlocked.CompareExchange(ref _unreachableSince, now, 0);
+        return (false, TimeSpan.FromMilliseconds(since == 0 ? 0 : now - since));
     }
 
     /// <summary>

@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -12,9 +15,10 @@ namespace Uploadista.Events.Redis;
 /// <see cref="BatchSender"/> with group commit: a publisher waits until its event is in Redis. While a
 /// channel's Redis server is unreachable, publishing never throws nor waits: its events wait in the
 /// outbox and are published in order when it returns. When a subscription comes back, every
-/// subscriber is told to catch up from the retained state (<see cref="RedisSubscriptions"/>).
+/// subscriber is told to catch up from the retained state (<see cref="RedisSubscriptions"/>). As an
+/// <see cref="IHealthCheck"/> it tells the library's health check how Redis is.
 /// </remarks>
-internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposable
+internal sealed class RedisEventBroadcaster : IEventBroadcaster, IHealthCheck, IAsyncDisposable
 {
     // One batch carries at most this many events of a channel; the rest go in its next batch.
     private const int MaxBatchEvents = 512;
@@ -28,6 +32,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
     private readonly RedisSubscriptions _subscriptions;
     private readonly LuaScript _readScript;
     private readonly int _maxRetained;
+    private readonly TimeSpan _unhealthyAfter;
     private readonly Lazy<Task> _started;
     private int _disposeCalls;
 
@@ -40,15 +45,18 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         var retention = eventsOptions.Value.RetentionPeriod;
         _logger = logger;
         _maxRetained = eventsOptions.Value.MaxRetainedEventsPerChannel;
+        _unhealthyAfter = options.Value.UnhealthyAfter;
+        var metrics = RedisMetrics.Create(services?.GetService<IMeterFactory>());
         _keys = new RedisKeys(options.Value.ChannelPrefix);
         _connection = new RedisConnection(options.Value, services, logger);
-        _queue = new PublishQueue(options.Value.MaxPendingPublications, MaxBatchEvents, TimeProvider.System);
+        _queue = new PublishQueue(options.Value.MaxPendingPublications, MaxBatchEvents, TimeProvider.System, metrics);
         _memory = new SeqMemory(retention, capacity: 100_000, TimeProvider.System);
         _readScript = ReadScript.Create(retention);
         _sender = new BatchSender(
             _connection, _queue, _memory, PublishScript.Create(retention, _maxRetained), _keys, Guid.NewGuid().ToString("N")[..16], retention, logger);
-        _subscriptions = new RedisSubscriptions(_connection, _keys, _memory, logger);
+        _subscriptions = new RedisSubscriptions(_connection, _keys, _memory, logger, metrics);
         _started = new Lazy<Task>(StartCoreAsync);
+        metrics?.Observe(() => _queue.Count, () => _connection.Reachability().Connected);
     }
 
     /// <summary>The number of events not yet in Redis; for tests.</summary>
@@ -117,6 +125,39 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IAsyncDisposabl
         }
 
         return retained;
+    }
+
+    /// <summary>
+    /// Healthy while Redis is connected and nothing waits for it; Degraded while events wait in the
+    /// outbox for it, subscriptions are being restored, or it has been unreachable for less than
+    /// <see cref="RedisEventsOptions.UnhealthyAfter"/>; the registration's failure status after that.
+    /// </summary>
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var (connected, unreachableFor) = _connection.Reachability();
+        var (pending, heldBack) = _queue.Depth();
+        var restoring = _subscriptions.RestoringCount;
+        var data = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["redis_connected"] = connected,
+            ["redis_unreachable_seconds"] = Math.Round(unreachableFor.TotalSeconds, 1),
+            ["outbox_events"] = pending,
+            ["outbox_held_back"] = heldBack,
+            ["subscriptions_restoring"] = restoring,
+        };
+
+        var result = (connected, heldBack, restoring) switch
+        {
+            (false, _, _) when unreachableFor >= _unhealthyAfter => new HealthCheckResult(
+                context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy,
+                $"Redis has been unreachable for {unreachableFor.TotalSeconds:0} s (UnhealthyAfter is {_unhealthyAfter.TotalSeconds:0} s); {pending} events wait in the outbox.",
+                data: data),
+            (false, _, _) => HealthCheckResult.Degraded($"Redis is unreachable; {pending} events wait in the outbox.", data: data),
+            (_, > 0, _) => HealthCheckResult.Degraded($"{heldBack} events wait in the outbox for Redis.", data: data),
+            (_, _, > 0) => HealthCheckResult.Degraded($"{restoring} subscriptions are being restored.", data: data),
+            _ => HealthCheckResult.Healthy("Redis is connected.", data),
+        };
+        return Task.FromResult(result);
     }
 
     public async ValueTask DisposeAsync()

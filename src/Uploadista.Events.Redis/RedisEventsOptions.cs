@@ -46,6 +46,14 @@ public sealed class RedisEventsOptions
     /// </summary>
     public int MaxPendingPublications { get; set; } = 10_000;
 
+    /// <summary>
+    /// Gets or sets how long Redis may be unreachable before the health check
+    /// (<c>services.AddHealthChecks().AddUploadistaEvents()</c>) reports Unhealthy; until then it reports
+    /// Degraded. Sockets stay open and events wait in the outbox meanwhile, so a short blip need not
+    /// take the instance out of service. The default is 30 seconds.
+    /// </summary>
+    public TimeSpan UnhealthyAfter { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Gives the connection an application already has (<c>AddRedis(multiplexer)</c>); it is not disposed by the broadcaster.</summary>
     internal Func<IServiceProvider, IConnectionMultiplexer>? MultiplexerFactory { get; set; }
 }

@@ -25,6 +25,11 @@ internal sealed class RedisEventsOptionsValidator : IValidateOptions<RedisEvents
             result.AddError($"must not be negative (got {options.MaxPendingPublications})", nameof(options.MaxPendingPublications));
         }
 
+        if (options.UnhealthyAfter <= TimeSpan.Zero)
+        {
+            result.AddError($"must be greater than zero (got {options.UnhealthyAfter})", nameof(options.UnhealthyAfter));
+        }
+
         return result.Build();
     }
 }

@@ -13,7 +13,7 @@ namespace Uploadista.Events.Redis;
 /// waiting progress superseded by later progress of the same channel and key is dropped first, then
 /// the oldest waiting event of any channel.
 /// </remarks>
-internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvider time)
+internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvider time, RedisMetrics? metrics = null)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ChannelQueue> _channels = new(StringComparer.Ordinal);
@@ -24,14 +24,19 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
     private TaskCompletionSource? _empty;
 
     /// <summary>Gets the number of events not yet in Redis: waiting, or in a batch not yet acknowledged.</summary>
-    public int Count
+    public int Count => Depth().Pending;
+
+    /// <summary>
+    /// Gets the number of events not yet in Redis and, of those, the events held back for it: of
+    /// channels whose batch failed, or whose server was unreachable when their turn came (not those
+    /// merely queued behind a batch on its way).
+    /// </summary>
+    public (int Pending, int HeldBack) Depth()
     {
-        get
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                return _waiting + _channels.Values.Sum(c => c.Batch?.Events.Length ?? 0);
-            }
+            var pending = _waiting + _channels.Values.Sum(c => c.Batch?.Events.Length ?? 0);
+            return (pending, _channels.Values.Where(c => c.RetryAt != 0).Sum(c => c.Waiting.Count + (c.Batch?.Events.Length ?? 0)));
         }
     }
 
@@ -80,6 +85,7 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
             var dropped = completion is null && _waiting >= capacity ? MakeRoom(channel, publication) : 0;
             if (completion is null && capacity == 0)
             {
+                metrics?.OutboxDropped(1, superseded: false);
                 RemoveIfIdle(queue);
                 return (null, dropped + 1);
             }
@@ -277,10 +283,12 @@ internal sealed class PublishQueue(int capacity, int maxBatchEvents, TimeProvide
             kept.ForEach(queue.Waiting.Enqueue);
         }
 
+        metrics?.OutboxDropped(dropped, superseded: true);
         if (dropped == 0 && _channels.Values.Where(q => q.Waiting.Count > 0).MinBy(q => q.Waiting.Peek().Order) is { } oldest)
         {
             oldest.Waiting.Dequeue().Completion?.TrySetResult(0);
             dropped = 1;
+            metrics?.OutboxDropped(1, superseded: false);
         }
 
         _waiting -= dropped;

@@ -8,7 +8,7 @@ namespace Uploadista.Events.Redis;
 /// The broadcaster's pub/sub subscriptions: one per subscriber and channel, and their recovery after
 /// the subscription connection to a server failed.
 /// </summary>
-internal sealed class RedisSubscriptions(RedisConnection connection, RedisKeys keys, SeqMemory memory, ILogger logger) : IDisposable
+internal sealed class RedisSubscriptions(RedisConnection connection, RedisKeys keys, SeqMemory memory, ILogger logger, RedisMetrics? metrics = null) : IDisposable
 {
     private static readonly RedisValue[] HeadFields = ["e", "s"];
 
@@ -22,6 +22,9 @@ internal sealed class RedisSubscriptions(RedisConnection connection, RedisKeys k
     public ILogger Logger => logger;
 
     public SeqMemory Memory => memory;
+
+    /// <summary>Gets the number of subscriptions waiting for Redis to acknowledge them again after the subscribing connection failed (0 when none is).</summary>
+    public int RestoringCount => Volatile.Read(ref _recovering) == 1 ? _subscriptions.Count : 0;
 
     public void Start() => connection.SubscriptionsLost += () =>
     {
@@ -119,6 +122,7 @@ internal sealed class RedisSubscriptions(RedisConnection connection, RedisKeys k
             }
 
             RedisLog.SubscriptionsRestored(logger, _subscriptions.Count);
+            metrics?.SubscriptionsRestored(_subscriptions.Count);
             foreach (var subscription in _subscriptions.Keys)
             {
                 subscription.Subscriber.OnMissedEvents();

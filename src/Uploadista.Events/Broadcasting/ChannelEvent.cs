@@ -10,6 +10,10 @@ public sealed class ChannelEvent
 {
     private static ReadOnlySpan<byte> SeqProperty => ",\"seq\":"u8;
 
+    // The publish time in the frame, read for the publish-to-write metric the first time it is asked
+    // for (once per event, whatever the connections): 0 until then, -1 when the frame has none.
+    private long _publishedAtTicks;
+
     /// <summary>Initializes a new instance of the <see cref="ChannelEvent"/> class.</summary>
     /// <param name="seq">The event's sequence number in its channel.</param>
     /// <param name="epoch">The channel's epoch (see <see cref="Epoch"/>).</param>
@@ -40,6 +44,26 @@ public sealed class ChannelEvent
 
     /// <summary>Gets the key of what this progress event supersedes, or <see langword="null"/>.</summary>
     public string? ConflationKey { get; }
+
+    /// <summary>
+    /// Gets the time the event was published, in UTC ticks, as its frame's <c>timestamp</c> says
+    /// (millisecond precision); 0 when the frame has none.
+    /// </summary>
+    internal long PublishedAtTicks
+    {
+        get
+        {
+            // Racing readers compute the same value; a long is written whole.
+            var ticks = Volatile.Read(ref _publishedAtTicks);
+            if (ticks == 0)
+            {
+                ticks = PublishTimestamp.TryRead(Frame.Span, out var published) ? published : -1;
+                Volatile.Write(ref _publishedAtTicks, ticks);
+            }
+
+            return Math.Max(ticks, 0);
+        }
+    }
 
     /// <summary>Frames <paramref name="publication"/> with sequence number <paramref name="seq"/>.</summary>
     /// <param name="seq">The sequence number assigned to the event.</param>

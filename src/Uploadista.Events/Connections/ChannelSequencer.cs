@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Uploadista.Events;
@@ -12,13 +13,12 @@ namespace Uploadista.Events;
 /// connection that cannot be kept in order (it would hold too much, or the retained state cannot be
 /// read for a minute) is closed, and resumes with <c>since</c>, rather than shown a gap.
 /// </summary>
-internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaster, int maxHeld, ILogger logger) : IChannelSubscriber
+internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaster, int maxHeld, ILogger logger, UploadistaMetrics? metrics = null)
+    : IChannelSubscriber
 {
-    // About a minute of retries (the last ones two seconds apart) before a restore is given up.
-    private const int MaxRestoreAttempts = 35;
-
     private readonly Lock _gate = new();
-    private readonly HoldLog _log = new(maxHeld);
+    private readonly HoldLog _log = new(maxHeld, metrics);
+    private readonly RetainedReader _reader = new(name, broadcaster, logger, metrics);
     private ChannelMember[] _members = [];
     private long _reads;
     private bool _restoring;
@@ -96,10 +96,10 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
 
         try
         {
-            var retained = await broadcaster.GetRetainedAsync(name, emitter.Since, cancellationToken);
+            var retained = await _reader.ForJoinAsync(emitter.Since, cancellationToken);
             if (emitter.Since > 0 && !emitter.CanResume(retained))
             {
-                retained = await broadcaster.GetRetainedAsync(name, 0, cancellationToken);
+                retained = await _reader.ForJoinAsync(0, cancellationToken);
             }
 
             lock (_gate)
@@ -167,16 +167,19 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
             held = HoldAllLocked();
         }
 
+        metrics?.CatchingUpChanged(1);
         _ = RestoreAsync(held);
     }
 
     private async Task RestoreAsync((ChannelMember[] Members, long Read) held)
     {
+        using var activity = UploadistaActivities.StartCatchUp(name, held.Members.Length);
         try
         {
             while (true)
             {
-                var retained = await ReadRetainedWithRetriesAsync();
+                var retained = await _reader.ForRestoreAsync();
+                activity?.SetTag("uploadista.catch_up.events", retained?.Events.Count);
                 lock (_gate)
                 {
                     // A restore asked for meanwhile holds everyone again before this one releases, so
@@ -198,6 +201,8 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
                     if (next.Members is null)
                     {
                         _restoring = false;
+                        metrics?.CatchingUpChanged(-1);
+                        activity?.SetStatus(retained is null ? ActivityStatusCode.Error : ActivityStatusCode.Ok);
                         return;
                     }
 
@@ -208,40 +213,14 @@ internal sealed class ChannelSequencer(string name, IEventBroadcaster broadcaste
         catch (Exception ex)
         {
             Log.CatchUpFailed(logger, name, ex);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             lock (_gate)
             {
                 Array.ForEach(held.Members, m => CloseLocked(m, CloseStatuses.ServerError, "Catching up failed; reconnect with since"));
                 _restoring = false;
             }
-        }
-    }
 
-    /// <summary>
-    /// The broker may still be coming back (its subscribing connection can return before the other),
-    /// so reading is retried for about a minute, holding live events meanwhile.
-    /// </summary>
-    /// <returns>The retained state, or null if it could not be read.</returns>
-    private async Task<RetainedEvents?> ReadRetainedWithRetriesAsync()
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await broadcaster.GetRetainedAsync(name, 0);
-            }
-            catch (Exception ex) when (attempt < MaxRestoreAttempts)
-            {
-                Log.CatchUpRetrying(logger, name, attempt, ex.Message);
-            }
-            catch (Exception ex)
-            {
-                Log.CatchUpFailed(logger, name, ex);
-                return null;
-            }
-
-            await Task.Delay(delay);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            metrics?.CatchingUpChanged(-1);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 
 namespace Uploadista.Events;
@@ -20,6 +21,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
     private readonly Dictionary<string, int> _perChannel = new(StringComparer.Ordinal);
     private readonly HashSet<OpenConnection> _open = [];
     private int _count;
+    private int _uploads; // of _count, those on upload channels; the others are on flow channels
     private TaskCompletionSource? _empty;
     private bool _stopping;
 
@@ -47,6 +49,22 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
+    /// <summary>Gets the number of admitted connections by kind, for the <c>uploadista.connection.active</c> instrument.</summary>
+    public Measurement<int>[] CountByKind()
+    {
+        int uploads, flows;
+        lock (_gate)
+        {
+            (uploads, flows) = (_uploads, _count - _uploads);
+        }
+
+        return
+        [
+            new(uploads, new KeyValuePair<string, object?>(Tags.ChannelKind, Tags.Upload)),
+            new(flows, new KeyValuePair<string, object?>(Tags.ChannelKind, Tags.Flow)),
+        ];
+    }
+
     /// <summary>Gets the open connections; for tests.</summary>
     internal OpenConnection[] Snapshot()
     {
@@ -71,6 +89,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
             }
 
             _count++;
+            _uploads += IsUpload(channel) ? 1 : 0;
             _perChannel[channel] = onChannel + 1;
             return new Admission(this, channel);
         }
@@ -168,6 +187,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
                 _perChannel.Remove(channel);
             }
 
+            _uploads -= IsUpload(channel) ? 1 : 0;
             if (--_count == 0)
             {
                 empty = _empty;
@@ -177,6 +197,8 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
 
         empty?.TrySetResult();
     }
+
+    private static bool IsUpload(string channel) => channel.StartsWith(Channels.UploadPrefix, StringComparison.Ordinal);
 
     private static void InterlockedMax(ref int location, int value)
     {

@@ -7,7 +7,7 @@ namespace Uploadista.Events;
 /// <see cref="IFrameWriter"/> (a pong first, then events in order, as much as has queued up in one
 /// write) until the queue asks for a close, which it sends, or is stopped.
 /// </summary>
-internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Func<string?> epoch, TimeProvider time)
+internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Func<string?> epoch, TimeProvider time, UploadistaMetrics? metrics = null)
 {
     // One write carries at most this many events, or this many bytes (unless a single event is larger).
     private const int BatchEvents = 256;
@@ -72,6 +72,7 @@ internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Fun
                 }
 
                 await writer.WriteAsync(pong, batch.AsMemory(0, next.Count), cancellationToken);
+                metrics?.Written(next.Count);
             }
             finally
             {

@@ -9,7 +9,7 @@ namespace Uploadista.Events;
 /// <c>maxHeld</c> events is closed with 4008 (it resumes with <c>since</c>) rather than shown a gap.
 /// Used under the channel sequencer's lock only.
 /// </summary>
-internal sealed class HoldLog(int maxHeld)
+internal sealed class HoldLog(int maxHeld, UploadistaMetrics? metrics = null)
 {
     private readonly List<ChannelEvent> _events = [];
     private long _base;
@@ -74,10 +74,13 @@ internal sealed class HoldLog(int maxHeld)
     private void DropSuperseded(ChannelMember[] members)
     {
         var positions = Enumerable.Range(0, _events.Count).ToList();
-        if (Conflation.RemoveSuperseded(positions, i => _events[i].ConflationKey) == 0)
+        var dropped = Conflation.RemoveSuperseded(positions, i => _events[i].ConflationKey);
+        if (dropped == 0)
         {
             return;
         }
+
+        metrics?.Superseded(Tags.Site.CatchUp, dropped);
 
         foreach (var member in members)
         {

@@ -10,7 +10,7 @@ namespace Uploadista.Events;
 /// consumer (4008). Catch-up events (retained ones a join or a restore hands over) do not count
 /// against the capacity, so a late join never ends in 4008 for what it was owed.
 /// </summary>
-internal sealed class SendQueue(int capacity)
+internal sealed class SendQueue(int capacity, UploadistaMetrics? metrics = null)
 {
     private const int InitialSize = 8;
 
@@ -226,7 +226,7 @@ internal sealed class SendQueue(int capacity)
             _head = 0;
         }
 
-        _ring[(_head + _count) % _ring.Length] = new Slot(channelEvent, catchUp);
+        _ring[(_head + _count) % _ring.Length] = new Slot(channelEvent, catchUp, metrics?.QueueTimestamp() ?? 0);
         _count++;
         _catchUp += catchUp ? 1 : 0;
     }
@@ -238,6 +238,7 @@ internal sealed class SendQueue(int capacity)
         _head = (_head + 1) % _ring.Length;
         _count--;
         _catchUp -= slot.CatchUp ? 1 : 0;
+        metrics?.LeftQueue(slot.Event!, slot.QueuedAt, slot.CatchUp);
         return slot.Event!;
     }
 
@@ -277,12 +278,13 @@ internal sealed class SendQueue(int capacity)
             _ring[(_head + i) % _ring.Length] = default;
         }
 
+        metrics?.Superseded(Tags.Site.SendQueue, _count - kept);
         _head = (_head + _count - kept) % _ring.Length;
         _count = kept;
         return _count - _catchUp < capacity;
     }
 
-    private readonly record struct Slot(ChannelEvent? Event, bool CatchUp);
+    private readonly record struct Slot(ChannelEvent? Event, bool CatchUp, long QueuedAt);
 
     /// <summary>What the writer does next.</summary>
     /// <param name="Count">How many events were taken.</param>

@@ -8,7 +8,8 @@ namespace Uploadista.Events;
 /// broadcaster subscription and one <see cref="ChannelSequencer"/>, taken when the first connection
 /// joins and released when the last leaves.
 /// </summary>
-internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, IOptions<UploadistaEventsOptions> options, ILogger<SubscriptionRegistry> logger)
+internal sealed class SubscriptionRegistry(
+    IEventBroadcaster broadcaster, IOptions<UploadistaEventsOptions> options, ILogger<SubscriptionRegistry> logger, UploadistaMetrics? metrics = null)
 {
     private readonly Dictionary<string, ChannelSequencer> _channels = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -51,7 +52,7 @@ internal sealed class SubscriptionRegistry(IEventBroadcaster broadcaster, IOptio
         {
             if (!_channels.TryGetValue(channelName, out channel!))
             {
-                channel = new ChannelSequencer(channelName, broadcaster, _maxHeld, logger);
+                channel = new ChannelSequencer(channelName, broadcaster, _maxHeld, logger, metrics);
                 _channels.Add(channelName, channel);
             }
 

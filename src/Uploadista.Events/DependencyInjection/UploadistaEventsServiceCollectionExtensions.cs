@@ -32,6 +32,11 @@ public static class UploadistaEventsServiceCollectionExtensions
 
 
             services.TryAddSingleton(TimeProvider.System);
+
+            // Instruments on the meter Uploadista.Events, from the application's IMeterFactory.
+            services.AddMetrics();
+            services.TryAddSingleton<UploadistaMetrics>();
+            services.TryAddSingleton<UploadistaEventsHealthCheck>();
             services.TryAddSingleton<IEventBroadcaster, MemoryEventBroadcaster>();
             services.TryAddSingleton<IUploadistaEventPublisher, EventPublisher>();
             services.TryAddSingleton<SubscriptionRegistry>();

@@ -14,19 +14,29 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<EventPublisher> _logger;
     private readonly ProgressThrottle? _throttle;
+    private readonly UploadistaMetrics? _metrics;
+    private readonly string _broadcasterName;
 
-    public EventPublisher(IEventBroadcaster broadcaster, TimeProvider time, IOptions<UploadistaEventsOptions> options, ILogger<EventPublisher> logger)
+    public EventPublisher(
+        IEventBroadcaster broadcaster,
+        TimeProvider time,
+        IOptions<UploadistaEventsOptions> options,
+        ILogger<EventPublisher> logger,
+        UploadistaMetrics? metrics = null)
     {
         _broadcaster = broadcaster;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
+        _broadcasterName = Tags.BroadcasterOf(broadcaster);
         var interval = options.Value.ProgressInterval;
-        _throttle = interval > TimeSpan.Zero ? new ProgressThrottle(interval, time, SendAsync) : null;
+        _throttle = interval > TimeSpan.Zero ? new ProgressThrottle(interval, time, SendAsync, metrics) : null;
     }
 
     public ValueTask PublishAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken = default)
     {
         EventValidation.Validate(uploadistaEvent);
+        _metrics?.Published(uploadistaEvent);
         return _throttle?.PublishAsync(uploadistaEvent, cancellationToken) ?? SendAsync(uploadistaEvent, cancellationToken);
     }
 
@@ -35,17 +45,18 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
     private async ValueTask SendAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken)
     {
         var publication = Serialize(uploadistaEvent, _time.GetUtcNow());
+        var type = Tags.TypeOf(uploadistaEvent);
 
         switch (uploadistaEvent)
         {
             case UploadEvent upload:
-                await PublishToAsync(Channels.ForUpload(upload.UploadId), publication, cancellationToken);
+                await PublishToAsync(Channels.ForUpload(upload.UploadId), Tags.Upload, publication, type, cancellationToken);
                 break;
             case FlowEvent flow:
-                await PublishToAsync(Channels.ForFlow(flow.JobId), publication, cancellationToken);
+                await PublishToAsync(Channels.ForFlow(flow.JobId), Tags.Flow, publication, type, cancellationToken);
                 if (flow.UploadId is { } uploadId)
                 {
-                    await PublishToAsync(Channels.ForUpload(uploadId), publication, cancellationToken);
+                    await PublishToAsync(Channels.ForUpload(uploadId), Tags.Upload, publication, type, cancellationToken);
                 }
 
                 break;
@@ -60,11 +71,20 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
         return new EventPublication(payload, Conflation.KeyOf(uploadistaEvent));
     }
 
-    private async ValueTask PublishToAsync(string channel, EventPublication publication, CancellationToken cancellationToken)
+    /// <summary>Publishes to one channel, timed and traced (the kind and type are tag values).</summary>
+    private async ValueTask PublishToAsync(string channel, string kind, EventPublication publication, string type, CancellationToken cancellationToken)
     {
+        var started = _metrics?.PublishStarting() ?? 0;
+        using var activity = UploadistaActivities.StartPublish(kind, type, _broadcasterName);
+        var outcome = Tags.Publish.Failed;
         try
         {
-            await _broadcaster.PublishAsync(channel, publication, cancellationToken);
+            var seq = await _broadcaster.PublishAsync(channel, publication, cancellationToken);
+            outcome = seq > 0 ? Tags.Publish.Published : Tags.Publish.Deferred;
+            if (activity is not null)
+            {
+                UploadistaActivities.PublishEnded(activity, seq, null);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -72,7 +92,16 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
         }
         catch (Exception ex)
         {
+            if (activity is not null)
+            {
+                UploadistaActivities.PublishEnded(activity, 0, ex);
+            }
+
             Log.PublishFailed(_logger, channel, ex);
+        }
+        finally
+        {
+            _metrics?.PublishEnded(started, _broadcasterName, outcome);
         }
     }
 }

@@ -14,17 +14,19 @@ internal sealed class ProgressThrottle : IDisposable
     private readonly TimeSpan _interval;
     private readonly TimeProvider _time;
     private readonly Func<UploadistaEvent, CancellationToken, ValueTask> _send;
+    private readonly UploadistaMetrics? _metrics;
 
     // Upload progress by "u:{uploadId}"; flow progress by "f:{jobId}", then by node id.
     private readonly ConcurrentDictionary<string, Gate> _uploads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Gate>> _jobs = new(StringComparer.Ordinal);
     private readonly ITimer _sweeper;
 
-    public ProgressThrottle(TimeSpan interval, TimeProvider time, Func<UploadistaEvent, CancellationToken, ValueTask> send)
+    public ProgressThrottle(TimeSpan interval, TimeProvider time, Func<UploadistaEvent, CancellationToken, ValueTask> send, UploadistaMetrics? metrics = null)
     {
         _interval = interval;
         _time = time;
         _send = send;
+        _metrics = metrics;
 
         // Uploads and jobs that never send a terminal event must not keep their gates forever.
         var sweepEvery = TimeSpan.FromMinutes(1);
@@ -112,6 +114,12 @@ internal sealed class ProgressThrottle : IDisposable
             lock (_gate)
             {
                 var now = owner._time.GetTimestamp();
+                if (_pending is not null)
+                {
+                    // The waiting progress never goes out: the final one, or this newer one, replaces it.
+                    owner._metrics?.Superseded(Tags.Site.Throttle);
+                }
+
                 if (isFinal)
                 {
                     _pending = null; // superseded by the final one

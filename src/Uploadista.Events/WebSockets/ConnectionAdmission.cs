@@ -22,29 +22,41 @@ internal sealed class ConnectionAdmission(
     ConnectionTracker tracker,
     IEnumerable<ISubscriptionAuthorizer> authorizers,
     IOptions<UploadistaEventsOptions> options,
-    ILogger<ConnectionAdmission> logger)
+    ILogger<ConnectionAdmission> logger,
+    UploadistaMetrics? metrics = null)
 {
     private readonly ISubscriptionAuthorizer[] _authorizers = [.. authorizers];
     private readonly HashSet<string> _allowedOrigins = new(options.Value.AllowedOrigins, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Reads and checks the request; every refusal is described, never thrown.</summary>
+    /// <summary>Reads and checks the request; every refusal is described, never thrown, and counted under its reason.</summary>
     public async ValueTask<Verdict> DecideAsync(HttpContext context)
+    {
+        var verdict = await DecideCoreAsync(context);
+        if (verdict.Admission is null && verdict.RefusalReason is { } reason)
+        {
+            metrics?.Refused(reason);
+        }
+
+        return verdict;
+    }
+
+    private async ValueTask<Verdict> DecideCoreAsync(HttpContext context)
     {
         var (kind, id) = ReadRoute(context);
         if (!Channels.IsValidId(id))
         {
-            return Verdict.BadRequest(StatusCodes.Status400BadRequest, "invalid_id",
+            return Verdict.Invalid(StatusCodes.Status400BadRequest, "invalid_id",
                 $"The {(kind == SubscriptionKind.Upload ? "upload" : "job")} id must be 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
         }
 
         if (!TryReadSince(context, out var since))
         {
-            return Verdict.BadRequest(StatusCodes.Status400BadRequest, "invalid_since", "since must be a non-negative integer.");
+            return Verdict.Invalid(StatusCodes.Status400BadRequest, "invalid_since", "since must be a non-negative integer.");
         }
 
         if (!TryReadEpoch(context, out var sinceEpoch))
         {
-            return Verdict.BadRequest(StatusCodes.Status400BadRequest, "invalid_epoch",
+            return Verdict.Invalid(StatusCodes.Status400BadRequest, "invalid_epoch",
                 $"epoch must be the one a pong named: 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
         }
 
@@ -57,26 +69,26 @@ internal sealed class ConnectionAdmission(
 
         if (tracker.IsStopping)
         {
-            return Verdict.BadRequest(StatusCodes.Status503ServiceUnavailable, "shutting_down", "The server is shutting down; connect again.");
+            return Verdict.BadRequest(StatusCodes.Status503ServiceUnavailable, "shutting_down", "The server is shutting down; connect again.") with { RefusalReason = Tags.Refusal.ShuttingDown };
         }
 
         var request = new ConnectionRequest(kind, id!, since, sinceEpoch);
         if (await AuthorizeAsync(context, request, context.RequestAborted) is { } refusal)
         {
-            return Verdict.Refused(request, refusal.Status, refusal.Reason);
+            return Verdict.Refused(request, refusal.Status, refusal.Reason) with { RefusalReason = refusal.Tag };
         }
 
         return tracker.TryAdmit(request.Channel) is { } admission
             ? new Verdict(request, admission, null, null, 0, null, null)
-            : Verdict.Refused(request, CloseStatuses.TryAgainLater, "Too many connections; try again later");
+            : Verdict.Refused(request, CloseStatuses.TryAgainLater, "Too many connections; try again later") with { RefusalReason = Tags.Refusal.Limit };
     }
 
     /// <summary>The allowed origins, then every authorizer; the first refusal wins.</summary>
-    private async ValueTask<(WebSocketCloseStatus Status, string Reason)?> AuthorizeAsync(HttpContext context, ConnectionRequest request, CancellationToken aborted)
+    private async ValueTask<(WebSocketCloseStatus Status, string Reason, string Tag)?> AuthorizeAsync(HttpContext context, ConnectionRequest request, CancellationToken aborted)
     {
         if (_allowedOrigins.Count > 0 && context.Request.Headers.Origin is { Count: > 0 } origin && !_allowedOrigins.Contains(origin.ToString()))
         {
-            return (CloseStatuses.Forbidden, "Origin not allowed");
+            return (CloseStatuses.Forbidden, "Origin not allowed", Tags.Refusal.Origin);
         }
 
         var subscription = new SubscriptionRequest(context, request.Kind, request.Id);
@@ -90,15 +102,15 @@ internal sealed class ConnectionAdmission(
             catch (Exception ex) when (!aborted.IsCancellationRequested)
             {
                 Log.AuthorizerFailed(logger, authorizer.GetType().Name, ex);
-                return (CloseStatuses.ServerError, "Authorization failed");
+                return (CloseStatuses.ServerError, "Authorization failed", Tags.Refusal.Error);
             }
 
             switch (decision)
             {
                 case SubscriptionDecision.Unauthenticated:
-                    return (CloseStatuses.Unauthenticated, "Unauthenticated: a valid token is required");
+                    return (CloseStatuses.Unauthenticated, "Unauthenticated: a valid token is required", Tags.Refusal.Unauthenticated);
                 case SubscriptionDecision.Forbidden:
-                    return (CloseStatuses.Forbidden, "Forbidden");
+                    return (CloseStatuses.Forbidden, "Forbidden", Tags.Refusal.Forbidden);
             }
         }
 
@@ -146,7 +158,8 @@ internal sealed class ConnectionAdmission(
 
     /// <summary>
     /// The decision: admitted (with its place), refused with a close status, or a bad request (an HTTP
-    /// status and a JSON error).
+    /// status and a JSON error). <see cref="RefusalReason"/> says why, for the metric, when the request
+    /// was refused rather than malformed (a request that is not a WebSocket is neither).
     /// </summary>
     internal readonly record struct Verdict(
         ConnectionRequest? Request,
@@ -157,7 +170,11 @@ internal sealed class ConnectionAdmission(
         string? Error,
         string? Message)
     {
+        public string? RefusalReason { get; init; }
+
         public static Verdict BadRequest(int status, string error, string message) => new(null, null, null, null, status, error, message);
+
+        public static Verdict Invalid(int status, string error, string message) => BadRequest(status, error, message) with { RefusalReason = Tags.Refusal.InvalidRequest };
 
         public static Verdict Refused(ConnectionRequest request, WebSocketCloseStatus status, string reason) => new(request, null, status, reason, 0, null, null);
     }

@@ -10,13 +10,15 @@ namespace Uploadista.Events;
 /// <c>finally</c> that stops both loops and leaves the channel, so nothing outlives the connection.
 /// </summary>
 internal sealed class WebSocketConnection(
-    SubscriptionRegistry registry, UploadistaEventsOptions options, TimeProvider time, ILogger logger)
+    SubscriptionRegistry registry, UploadistaEventsOptions options, TimeProvider time, ILogger logger, UploadistaMetrics? metrics = null)
 {
     public async Task RunAsync(WebSocket socket, FrameStream? transport, ConnectionRequest request, ConnectionTracker.Admission admission, CancellationToken aborted)
     {
         var channel = request.Channel;
         Log.ConnectionOpened(logger, channel, request.Since);
-        var queue = new SendQueue(options.SendQueueCapacity);
+        var started = metrics?.ConnectionStarted() ?? 0;
+        WebSocketCloseStatus? serverClose = null;
+        var queue = new SendQueue(options.SendQueueCapacity, metrics);
         var subscription = new ConnectionSubscription(queue, request.Since, request.SinceEpoch);
         admission.Attach(new OpenConnection(queue, socket));
 
@@ -25,16 +27,20 @@ internal sealed class WebSocketConnection(
         transport?.Meter(new InboundMeter(budget), (status, reason) =>
         {
             Log.ClosedByServer(logger, channel, status, reason);
+            metrics?.ServerClosed(status);
             queue.Stop();
         });
 
         var reader = new InboundReader(socket, queue, options, time, transport is null ? budget : null);
-        var writing = WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time), channel, aborted);
+        var writing = WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time, metrics), channel, aborted);
         var reading = ReadAsync(reader, queue, channel, aborted);
         var joining = JoinAsync(channel, subscription, queue, aborted);
         try
         {
             await Task.WhenAny(writing, reading, queue.Closing);
+
+            // A close requested by now is the server's (a client's close is echoed just below).
+            serverClose = queue.CloseStatus;
             if (reading.IsCompleted)
             {
                 // The client closed (or vanished): its close is answered with its own status.
@@ -55,6 +61,7 @@ internal sealed class WebSocketConnection(
 
             queue.Stop();
             await Task.WhenAll(writing, reading);
+            metrics?.ConnectionEnded(request.Kind, started, serverClose);
             Log.ConnectionEnded(logger, channel);
         }
     }

@@ -30,12 +30,13 @@ internal sealed class WebSocketConnectionHandler
         SubscriptionRegistry registry,
         IOptions<UploadistaEventsOptions> options,
         TimeProvider time,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        UploadistaMetrics metrics)
     {
         _admission = admission;
         _tracker = tracker;
         _logger = loggerFactory.CreateLogger<WebSocketConnectionHandler>();
-        _connection = new WebSocketConnection(registry, options.Value, time, _logger);
+        _connection = new WebSocketConnection(registry, options.Value, time, _logger, metrics);
 
         // The WebSocket middleware runs in front of this handler only, so the application needs no
         // app.UseWebSockets(), and keep-alive pings follow our options.

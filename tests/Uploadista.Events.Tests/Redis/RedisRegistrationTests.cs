@@ -24,6 +24,22 @@ public sealed class RedisRegistrationTests(RedisFixture redis) : IClassFixture<R
     }
 
     [Fact]
+    public async Task An_unhealthy_after_of_zero_stops_the_host()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddUploadistaEvents().AddRedis(o =>
+        {
+            o.Configuration = "localhost:1";
+            o.UnhealthyAfter = TimeSpan.Zero;
+        });
+        await using var app = builder.Build();
+
+        var start = () => app.StartAsync(TestContext.Current.CancellationToken);
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).WithMessage("*UnhealthyAfter*greater than zero*");
+    }
+
+    [Fact]
     public async Task Redis_replaces_the_in_memory_broadcaster()
     {
         var services = new ServiceCollection().AddLogging();

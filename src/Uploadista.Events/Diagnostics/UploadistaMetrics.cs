@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net.WebSockets;
+
+namespace Uploadista.Events;
+
+/// <summary>
+/// The library's instruments, on the meter <c>Uploadista.Events</c> made by the application's
+/// <see cref="IMeterFactory"/> (docs/operations.md lists them; the Redis broadcaster adds its own to
+/// the same meter). Each method checks its instrument's <c>Enabled</c> before it computes anything,
+/// so with no listener a call costs a field read; tag values are constant strings in a
+/// <see cref="TagList"/> on the stack, never an upload or job id.
+/// </summary>
+internal sealed class UploadistaMetrics
+{
+    /// <summary>The name of the meter and of the activity source.</summary>
+    public const string MeterName = "Uploadista.Events";
+
+    // Seconds: from a tenth of a millisecond (an in-memory publish, a frame written at once) to ten
+    // seconds (a broker outage, a client that stopped reading).
+    private static readonly double[] ShortDurations = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    // Seconds: a connection lasts from a second (a refusal, a page left at once) to hours.
+    private static readonly double[] ConnectionDurations = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800];
+
+    private readonly TimeProvider _time;
+    private readonly Histogram<double> _connectionDuration;
+    private readonly Counter<long> _refused;
+    private readonly Counter<long> _serverCloses;
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _delivered;
+    private readonly Histogram<double> _queueDuration;
+    private readonly Histogram<double> _publishToWrite;
+    private readonly Counter<long> _superseded;
+    private readonly Histogram<double> _publishDuration;
+    private readonly Counter<long> _catchUpReads;
+    private int _catchingUp;
+
+    public UploadistaMetrics(IMeterFactory meterFactory, TimeProvider time, ConnectionTracker tracker)
+    {
+        _time = time;
+        var meter = meterFactory.Create(MeterName);
+        meter.CreateObservableUpDownCounter(
+            "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow).");
+        _connectionDuration = meter.CreateHistogram(
+            "uploadista.connection.duration", "s", "How long WebSocket connections lasted, from the accepted handshake to their end.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ConnectionDurations });
+        _refused = meter.CreateCounter<long>(
+            "uploadista.connection.refused", "{connection}", "WebSocket connections refused before they were subscribed, by reason.");
+        _serverCloses = meter.CreateCounter<long>(
+            "uploadista.connection.server_closes", "{connection}", "WebSocket connections the server closed, by reason (slow_consumer is 4008).");
+        _published = meter.CreateCounter<long>(
+            "uploadista.event.published", "{event}", "Events the application published on this instance, by type.");
+        _delivered = meter.CreateCounter<long>(
+            "uploadista.event.delivered", "{event}", "Event frames written to WebSocket connections on this instance.");
+        _queueDuration = meter.CreateHistogram(
+            "uploadista.event.queue.duration", "s", "How long each event waited in its connection's send queue (monotonic, this instance).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ShortDurations });
+        _publishToWrite = meter.CreateHistogram(
+            "uploadista.event.publish_to_write.duration", "s", "From a live event's publish timestamp to the write of its frame (wall clock: across instances it includes their clock skew).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ShortDurations });
+        _superseded = meter.CreateCounter<long>(
+            "uploadista.progress.superseded", "{event}", "Progress events dropped because newer progress of the same upload or node superseded them, by where.");
+        _publishDuration = meter.CreateHistogram(
+            "uploadista.publish.duration", "s", "How long handing one event to the broadcaster took, per channel, by broadcaster and outcome.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ShortDurations });
+        _catchUpReads = meter.CreateCounter<long>(
+            "uploadista.catch_up.reads", "{read}", "Reads of a channel's retained events, for a socket that joins or for the sockets of a channel whose subscription was restored.");
+        meter.CreateObservableUpDownCounter(
+            "uploadista.catch_up.active", () => Volatile.Read(ref _catchingUp), "{channel}", "Channels whose sockets are held while their retained events are read again after a broker outage.");
+    }
+
+    /// <summary>Gets the number of channels catching up after their subscription was restored.</summary>
+    public int CatchingUp => Volatile.Read(ref _catchingUp);
+
+    /// <summary>Gets a timestamp to measure a connection's duration from.</summary>
+    public long ConnectionStarted() => _time.GetTimestamp();
+
+    /// <summary>A connection ended; <paramref name="serverClose"/> is the close the server asked for, if it did.</summary>
+    public void ConnectionEnded(SubscriptionKind kind, long started, WebSocketCloseStatus? serverClose)
+    {
+        if (_connectionDuration.Enabled)
+        {
+            _connectionDuration.Record(_time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, Tags.Kind(kind) } });
+        }
+
+        if (serverClose is { } status)
+        {
+            ServerClosed(status);
+        }
+    }
+
+    /// <summary>The server closed a connection with <paramref name="status"/>.</summary>
+    public void ServerClosed(WebSocketCloseStatus status)
+    {
+        if (_serverCloses.Enabled)
+        {
+            _serverCloses.Add(1, new TagList { { Tags.CloseReason, Tags.CloseReasonOf(status) } });
+        }
+    }
+
+    /// <summary>A connection was refused; <paramref name="reason"/> is one of <see cref="Tags.Refusal"/>.</summary>
+    public void Refused(string reason)
+    {
+        if (_refused.Enabled)
+        {
+            _refused.Add(1, new TagList { { Tags.RefusalReason, reason } });
+        }
+    }
+
+    public void Published(UploadistaEvent uploadistaEvent)
+    {
+        if (_published.Enabled)
+        {
+            _published.Add(1, new TagList { { Tags.EventType, Tags.TypeOf(uploadistaEvent) } });
+        }
+    }
+
+    /// <summary>Gets a timestamp to measure a publish from, or 0 when nobody listens.</summary>
+    public long PublishStarting() => _publishDuration.Enabled ? _time.GetTimestamp() : 0;
+
+    public void PublishEnded(long started, string broadcaster, string outcome)
+    {
+        if (started != 0 && _publishDuration.Enabled)
+        {
+            _publishDuration.Record(
+                _time.GetElapsedTime(started).TotalSeconds,
+                new TagList { { Tags.Broadcaster, broadcaster }, { Tags.PublishOutcome, outcome } });
+        }
+    }
+
+    /// <summary>Gets the time an event enters a connection's queue, or 0 when nobody listens.</summary>
+    public long QueueTimestamp() => _queueDuration.Enabled ? _time.GetTimestamp() : 0;
+
+    /// <summary>
+    /// An event left its connection's queue for the writer, which writes it now: how long it waited
+    /// there, and for a live event (not one a join or a restore read from the retained state, whose
+    /// age is no delay) how long since it was published.
+    /// </summary>
+    public void LeftQueue(ChannelEvent channelEvent, long queuedAt, bool catchUp)
+    {
+        if (queuedAt != 0 && _queueDuration.Enabled)
+        {
+            _queueDuration.Record(_time.GetElapsedTime(queuedAt).TotalSeconds);
+        }
+
+        if (!catchUp && _publishToWrite.Enabled && channelEvent.PublishedAtTicks is var published and > 0)
+        {
+            // A clock behind the publisher's would make it negative: recorded as 0.
+            _publishToWrite.Record(Math.Max(0, _time.GetUtcNow().UtcTicks - published) / (double)TimeSpan.TicksPerSecond);
+        }
+    }
+
+    /// <summary>A connection's writer wrote <paramref name="count"/> events.</summary>
+    public void Written(int count)
+    {
+        if (count > 0 && _delivered.Enabled)
+        {
+            _delivered.Add(count);
+        }
+    }
+
+    /// <summary>Progress was dropped, superseded by newer progress; <paramref name="site"/> is one of <see cref="Tags.Site"/>.</summary>
+    public void Superseded(string site, int count = 1)
+    {
+        if (count > 0 && _superseded.Enabled)
+        {
+            _superseded.Add(count, new TagList { { Tags.DropSite, site } });
+        }
+    }
+
+    /// <summary>A channel's retained events were read: for a joining socket (<paramref name="restore"/> false), or to restore a channel.</summary>
+    public void CatchUpRead(bool restore, bool succeeded)
+    {
+        if (_catchUpReads.Enabled)
+        {
+            _catchUpReads.Add(1, new TagList
+            {
+                { Tags.CatchUpReason, restore ? "restore" : "join" },
+                { Tags.Outcome, succeeded ? "success" : "failure" },
+            });
+        }
+    }
+
+    /// <summary>A channel started (<paramref name="delta"/> 1) or finished (-1) catching up after its subscription was restored.</summary>
+    public void CatchingUpChanged(int delta) => Interlocked.Add(ref _catchingUp, delta);
+}

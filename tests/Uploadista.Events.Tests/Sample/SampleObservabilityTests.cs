@@ -1,0 +1,73 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Uploadista.Events.Sample;
+using Uploadista.Events.Tests.Infrastructure;
+
+namespace Uploadista.Events.Tests.Sample;
+
+/// <summary>The sample as an operator sees it: Prometheus scrapes /metrics, a load balancer probes /healthz.</summary>
+public sealed class SampleObservabilityTests : IAsyncLifetime
+{
+    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-sample-metrics").FullName;
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}", "--Logging:LogLevel:Default=Warning"]);
+        await _app.StartAsync(TestContext.Current.CancellationToken);
+        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        Directory.Delete(_storage, recursive: true);
+    }
+
+    [Fact]
+    public async Task Metrics_serves_the_instruments_in_the_prometheus_text_format()
+    {
+        // One whole upload watched by a socket that stays open.
+        using var created = await _http.PostAsJsonAsync("/api/uploads", new { filename = "metrics.bin", size = 100_000 }, TestContext.Current.CancellationToken);
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        var uploadId = body.GetProperty("uploadId").GetString();
+        await using var socket = await TestSocket.ConnectAndJoinAsync(new UriBuilder(_http.BaseAddress!) { Scheme = "ws", Path = $"/uploadista/ws/upload/{uploadId}", Query = $"token={body.GetProperty("token").GetString()}" }.Uri);
+        using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[100_000]), TestContext.Current.CancellationToken);
+        while ((await socket.ReceiveJsonAsync()).GetProperty("type").GetString() is not ("flow_complete" or "flow_error"))
+        {
+        }
+
+        using var response = await _http.GetAsync("/metrics", TestContext.Current.CancellationToken);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("text/plain", "the Prometheus text exposition format");
+        var lines = (await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).Split('\n');
+        lines.Should().Contain("# TYPE uploadista_connection_active gauge");
+        // Only the series, not their values: OpenTelemetry reads the meter Uploadista.Events of every
+        // host in this process (the other tests' too), and their up-down counters overwrite each other.
+        lines.Should().Contain(l => l.StartsWith("uploadista_connection_active{", StringComparison.Ordinal) && l.Contains("uploadista_channel_kind=\"upload\"", StringComparison.Ordinal));
+        lines.Should().Contain(l => l.StartsWith("uploadista_event_published_total{", StringComparison.Ordinal) && l.Contains("uploadista_event_type=\"upload_started\"", StringComparison.Ordinal));
+        lines.Should().Contain(l => l.StartsWith("uploadista_event_delivered_total", StringComparison.Ordinal));
+        lines.Should().Contain(l => l.StartsWith("uploadista_event_publish_to_write_duration_seconds_bucket{", StringComparison.Ordinal));
+        lines.Should().Contain(l => l.StartsWith("uploadista_publish_duration_seconds_count{", StringComparison.Ordinal) && l.Contains("uploadista_broadcaster=\"memory\"", StringComparison.Ordinal));
+        lines.Should().Contain(l => l.StartsWith("uploadista_catch_up_reads_total{", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Healthz_says_healthy_with_the_numbers()
+    {
+        using var response = await _http.GetAsync("/healthz", TestContext.Current.CancellationToken);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var report = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        report.GetProperty("status").GetString().Should().Be("Healthy");
+        var check = report.GetProperty("checks").GetProperty("uploadista-events");
+        check.GetProperty("data").GetProperty("broadcaster").GetString().Should().Be("memory");
+        check.GetProperty("data").GetProperty("connections").GetInt32().Should().Be(0);
+    }
+}
