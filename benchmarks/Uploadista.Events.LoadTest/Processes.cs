@@ -38,14 +38,15 @@ internal sealed class ChildProcess : IAsyncDisposable
     /// The server's arguments but its address: the Redis to use and a fresh prefix, or
     /// <see cref="ServerMode.LocalArguments"/>; then flags such as <see cref="UploadistaServer.DefaultProgressInterval"/>.
     /// </param>
-    public static async Task<ChildProcess> StartServerAsync(string system, string[] arguments)
+    /// <param name="traces">Whether an observed server records its spans too (<see cref="BenchTelemetry"/>).</param>
+    public static async Task<ChildProcess> StartServerAsync(string system, string[] arguments, bool traces = false)
     {
         var port = FreePort();
         string[] common = ["--urls", $"http://127.0.0.1:{port}", .. arguments];
         var child = system switch
         {
             Systems.Uploadista => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
-            Systems.UploadistaObserved => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common, .. UploadistaServer.Telemetry]),
+            Systems.UploadistaObserved => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common, .. UploadistaServer.Telemetry(traces)]),
             _ => Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]),
         };
         await child.WaitForPortAsync();

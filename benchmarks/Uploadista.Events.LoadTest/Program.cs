@@ -3,7 +3,7 @@ using Uploadista.Events.LoadTest;
 
 // The end-to-end load test. One command (see docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Uploadista.Events.LoadTest -- [--quick] [--rounds N] [--seconds S]
-//     [--idle N] [--uploads N] [--telemetry] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle,
+//     [--idle N] [--uploads N] [--telemetry | --telemetry-traces] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle,
 //     local-flat-out,local-flat-out-1to1,local-fixed-20k,local-uploads]
 // Defaults: 3 rounds of 10 s and 5,000 idle sockets; --quick: 1 round of 4 s and 2,000 idle sockets.
 // --uploads N sizes the uploads workloads, whose uploads start over the --seconds; by default 200 start
@@ -11,8 +11,9 @@ using Uploadista.Events.LoadTest;
 // The local-* scenarios run one instance per system that holds the sockets and publishes, with no
 // Redis: Uploadista.Events' in-memory default against a SignalR hub without a backplane. A run of
 // only those starts no Redis.
-// --telemetry compares ours with ours observed (OpenTelemetry on its meter and its activity source)
-// instead of with SignalR: what the instruments cost.
+// --telemetry compares ours with ours observed (OpenTelemetry collecting its meter; with
+// --telemetry-traces also recording every span of its activity source) instead of with SignalR: what
+// the instruments cost.
 // "server ..." runs this program as our server instance; the test starts it itself.
 if (args.Length > 0 && args[0] == "server")
 {
@@ -29,7 +30,8 @@ var options = new LoadOptions(
     IdleSockets: Option("--idle", quick ? 2000 : 5000),
     Uploads: Option("--uploads", Scenario.UploadsPerSecond * seconds),
     Only: Array.IndexOf(args, "--only") is var only and >= 0 && only + 1 < args.Length ? args[only + 1].Split(',') : [],
-    Telemetry: args.Contains("--telemetry"));
+    Telemetry: args.Contains("--telemetry") || args.Contains("--telemetry-traces"),
+    Traces: args.Contains("--telemetry-traces"));
 
 var elapsed = Stopwatch.StartNew();
 Console.WriteLine($"Uploadista.Events load test against SignalR, on Redis and on one instance ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");

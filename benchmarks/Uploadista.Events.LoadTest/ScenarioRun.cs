@@ -30,7 +30,7 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
         string[] arguments = redis is null
             ? [.. ServerMode.LocalArguments, .. flags]
             : ["--redis", $"127.0.0.1:{redis.Port}", "--prefix", $"b{Guid.NewGuid():N}:", .. flags];
-        var servers = await Task.WhenAll(Enumerable.Range(0, redis is null ? 1 : 2).Select(_ => ChildProcess.StartServerAsync(system, arguments)));
+        var servers = await Task.WhenAll(Enumerable.Range(0, redis is null ? 1 : 2).Select(_ => ChildProcess.StartServerAsync(system, arguments, options.Traces)));
         await using var watched = servers[0];
         // A local instance publishes to its own sockets: there is no B.
         await using var publisherApart = servers.Length > 1 ? servers[1] : null;

@@ -16,8 +16,8 @@ internal static class UploadistaServer
     /// </summary>
     public static readonly string[] DefaultProgressInterval = ["--progress-interval", "default"];
 
-    /// <summary>The flag that turns OpenTelemetry on (<see cref="BenchTelemetry"/>).</summary>
-    public static readonly string[] Telemetry = ["--telemetry", "on"];
+    /// <summary>The flag that turns OpenTelemetry on (<see cref="BenchTelemetry"/>): metrics, or metrics and traces.</summary>
+    public static string[] Telemetry(bool traces) => ["--telemetry", traces ? "all" : "metrics"];
 
     public static void Run(string[] args)
     {
@@ -54,9 +54,9 @@ internal static class UploadistaServer
         }
 
         PublicationCounter.Decorate(builder.Services);
-        if (builder.Configuration["telemetry"] == "on")
+        if (builder.Configuration["telemetry"] is "metrics" or "all")
         {
-            BenchTelemetry.Add(builder.Services);
+            BenchTelemetry.Add(builder.Services, traces: builder.Configuration["telemetry"] == "all");
         }
 
         var app = builder.Build();

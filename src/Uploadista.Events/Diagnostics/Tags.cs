@@ -29,17 +29,24 @@ internal static class Tags
         => channel.StartsWith(Channels.UploadPrefix, StringComparison.Ordinal) ? Upload : Flow;
 
     /// <summary>The event's <c>type</c>, as on the wire.</summary>
-    public static string TypeOf(UploadistaEvent uploadistaEvent) => uploadistaEvent switch
+    public static string TypeOf(UploadistaEvent uploadistaEvent) => EventTypes[TypeIndexOf(uploadistaEvent)];
+
+    /// <summary>Every value of <see cref="EventType"/>, indexed by <see cref="TypeIndexOf"/>.</summary>
+    public static readonly string[] EventTypes =
+        ["upload_started", "upload_progress", "upload_complete", "upload_error", "flow_started", "flow_progress", "flow_complete", "flow_error", "other"];
+
+    /// <summary>The index of an event's type in <see cref="EventTypes"/>.</summary>
+    public static int TypeIndexOf(UploadistaEvent uploadistaEvent) => uploadistaEvent switch
     {
-        UploadStartedEvent => "upload_started",
-        UploadProgressEvent => "upload_progress",
-        UploadCompleteEvent => "upload_complete",
-        UploadErrorEvent => "upload_error",
-        FlowStartedEvent => "flow_started",
-        FlowProgressEvent => "flow_progress",
-        FlowCompleteEvent => "flow_complete",
-        FlowErrorEvent => "flow_error",
-        _ => "other",
+        UploadStartedEvent => 0,
+        UploadProgressEvent => 1,
+        UploadCompleteEvent => 2,
+        UploadErrorEvent => 3,
+        FlowStartedEvent => 4,
+        FlowProgressEvent => 5,
+        FlowCompleteEvent => 6,
+        FlowErrorEvent => 7,
+        _ => 8,
     };
 
     /// <summary>Why the server closed a connection, from the status it closed it with (docs/protocol.md).</summary>

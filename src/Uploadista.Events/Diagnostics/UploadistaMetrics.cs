@@ -9,7 +9,11 @@ namespace Uploadista.Events;
 /// <see cref="IMeterFactory"/> (docs/operations.md lists them; the Redis broadcaster adds its own to
 /// the same meter). Each method checks its instrument's <c>Enabled</c> before it computes anything,
 /// so with no listener a call costs a field read; tag values are constant strings in a
-/// <see cref="TagList"/> on the stack, never an upload or job id.
+/// <see cref="TagList"/> on the stack, never an upload or job id. What happens once per event is
+/// cheap even with a listener: the event counters are kept here and observed at collection, and the
+/// per-event histograms record a uniform sample (<see cref="HistogramSampling"/>), because a
+/// measurement handed to OpenTelemetry costs more than the rest of an in-memory delivery's
+/// bookkeeping (docs/benchmarks.md).
 /// </summary>
 internal sealed class UploadistaMetrics
 {
@@ -27,14 +31,19 @@ internal sealed class UploadistaMetrics
     private readonly Histogram<double> _connectionDuration;
     private readonly Counter<long> _refused;
     private readonly Counter<long> _serverCloses;
-    private readonly Counter<long> _published;
-    private readonly Counter<long> _delivered;
+    private readonly ObservableCounter<long> _published;
+    private readonly ObservableCounter<long> _delivered;
+    private readonly long[] _publishedByType = new long[Tags.EventTypes.Length];
+    private long _deliveredCount;
     private readonly Histogram<double> _queueDuration;
     private readonly Histogram<double> _publishToWrite;
     private readonly Counter<long> _superseded;
     private readonly Histogram<double> _publishDuration;
     private readonly Counter<long> _catchUpReads;
     private int _catchingUp;
+
+    [ThreadStatic]
+    private static uint t_sampleCounter;
 
     public UploadistaMetrics(IMeterFactory meterFactory, TimeProvider time, ConnectionTracker tracker)
     {
@@ -49,10 +58,10 @@ internal sealed class UploadistaMetrics
             "uploadista.connection.refused", "{connection}", "WebSocket connections refused before they were subscribed, by reason.");
         _serverCloses = meter.CreateCounter<long>(
             "uploadista.connection.server_closes", "{connection}", "WebSocket connections the server closed, by reason (slow_consumer is 4008).");
-        _published = meter.CreateCounter<long>(
-            "uploadista.event.published", "{event}", "Events the application published on this instance, by type.");
-        _delivered = meter.CreateCounter<long>(
-            "uploadista.event.delivered", "{event}", "Event frames written to WebSocket connections on this instance.");
+        _published = meter.CreateObservableCounter(
+            "uploadista.event.published", ObservePublished, "{event}", "Events the application published on this instance, by type.");
+        _delivered = meter.CreateObservableCounter(
+            "uploadista.event.delivered", () => Volatile.Read(ref _deliveredCount), "{event}", "Event frames written to WebSocket connections on this instance.");
         _queueDuration = meter.CreateHistogram(
             "uploadista.event.queue.duration", "s", "How long each event waited in its connection's send queue (monotonic, this instance).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ShortDurations });
@@ -69,6 +78,13 @@ internal sealed class UploadistaMetrics
         meter.CreateObservableUpDownCounter(
             "uploadista.catch_up.active", () => Volatile.Read(ref _catchingUp), "{channel}", "Channels whose sockets are held while their retained events are read again after a broker outage.");
     }
+
+    /// <summary>
+    /// Gets or sets how many events one histogram measurement stands for: 1 in 16 of the events'
+    /// queue waits, publish-to-write latencies and publish durations is recorded (the counters are
+    /// exact). Tests set 1.
+    /// </summary>
+    internal uint HistogramSampling { get; set; } = 16;
 
     /// <summary>Gets the number of channels catching up after their subscription was restored.</summary>
     public int CatchingUp => Volatile.Read(ref _catchingUp);
@@ -112,12 +128,12 @@ internal sealed class UploadistaMetrics
     {
         if (_published.Enabled)
         {
-            _published.Add(1, new TagList { { Tags.EventType, Tags.TypeOf(uploadistaEvent) } });
+            Interlocked.Increment(ref _publishedByType[Tags.TypeIndexOf(uploadistaEvent)]);
         }
     }
 
     /// <summary>Gets a timestamp to measure a publish from, or 0 when nobody listens.</summary>
-    public long PublishStarting() => _publishDuration.Enabled ? _time.GetTimestamp() : 0;
+    public long PublishStarting() => _publishDuration.Enabled && Sampled() ? _time.GetTimestamp() : 0;
 
     public void PublishEnded(long started, string broadcaster, string outcome)
     {
@@ -129,8 +145,8 @@ internal sealed class UploadistaMetrics
         }
     }
 
-    /// <summary>Gets the time an event enters a connection's queue, or 0 when nobody listens.</summary>
-    public long QueueTimestamp() => _queueDuration.Enabled ? _time.GetTimestamp() : 0;
+    /// <summary>Gets the time an event enters a connection's queue, or 0 when nobody listens or it is not in the sample.</summary>
+    public long QueueTimestamp() => (_queueDuration.Enabled || _publishToWrite.Enabled) && Sampled() ? _time.GetTimestamp() : 0;
 
     /// <summary>
     /// An event left its connection's queue for the writer, which writes it now: how long it waited
@@ -144,7 +160,7 @@ internal sealed class UploadistaMetrics
             _queueDuration.Record(_time.GetElapsedTime(queuedAt).TotalSeconds);
         }
 
-        if (!catchUp && _publishToWrite.Enabled && channelEvent.PublishedAtTicks is var published and > 0)
+        if (queuedAt != 0 && !catchUp && _publishToWrite.Enabled && channelEvent.PublishedAtTicks is var published and > 0)
         {
             // A clock behind the publisher's would make it negative: recorded as 0.
             _publishToWrite.Record(Math.Max(0, _time.GetUtcNow().UtcTicks - published) / (double)TimeSpan.TicksPerSecond);
@@ -156,7 +172,7 @@ internal sealed class UploadistaMetrics
     {
         if (count > 0 && _delivered.Enabled)
         {
-            _delivered.Add(count);
+            Interlocked.Add(ref _deliveredCount, count);
         }
     }
 
@@ -179,6 +195,20 @@ internal sealed class UploadistaMetrics
                 { Tags.CatchUpReason, restore ? "restore" : "join" },
                 { Tags.Outcome, succeeded ? "success" : "failure" },
             });
+        }
+    }
+
+    /// <summary>Whether this measurement is in the sample: one in <see cref="HistogramSampling"/>, counted per thread (no shared state).</summary>
+    private bool Sampled() => ++t_sampleCounter % HistogramSampling == 0;
+
+    private IEnumerable<Measurement<long>> ObservePublished()
+    {
+        for (var i = 0; i < _publishedByType.Length; i++)
+        {
+            if (Volatile.Read(ref _publishedByType[i]) is var count and > 0)
+            {
+                yield return new Measurement<long>(count, new KeyValuePair<string, object?>(Tags.EventType, Tags.EventTypes[i]));
+            }
         }
     }
 

@@ -22,6 +22,7 @@ public sealed class PublishTelemetryTests
         using var queued = Collect<double>(server.Services, "uploadista.event.queue.duration");
         using var latency = Collect<double>(server.Services, "uploadista.event.publish_to_write.duration");
         using var publishing = Collect<double>(server.Services, "uploadista.publish.duration");
+        SampleEveryEvent(server.Services);
         await using var first = await server.JoinUploadAsync("typed");
         await using var second = await server.JoinUploadAsync("typed");
 
@@ -40,12 +41,12 @@ public sealed class PublishTelemetryTests
             }
         }
 
-        published.Sum(Tag("uploadista.event.type", "upload_started")).Should().Be(1);
-        published.Sum(Tag("uploadista.event.type", "upload_progress")).Should().Be(3);
-        published.Sum(Tag("uploadista.event.type", "upload_complete")).Should().Be(1);
-        published.Sum().Should().Be(5);
+        published.Total(Tag("uploadista.event.type", "upload_started")).Should().Be(1);
+        published.Total(Tag("uploadista.event.type", "upload_progress")).Should().Be(3);
+        published.Total(Tag("uploadista.event.type", "upload_complete")).Should().Be(1);
+        published.Total().Should().Be(5);
 
-        await Eventually.HoldsAsync(() => delivered.Sum() == 10, "five events were written to each of the two sockets");
+        await Eventually.HoldsAsync(() => delivered.Total() == 10, "five events were written to each of the two sockets");
         queued.GetMeasurementSnapshot().Should().HaveCount(10).And.OnlyContain(m => m.Value >= 0 && m.Value < 15);
         latency.GetMeasurementSnapshot().Should().HaveCount(10).And.OnlyContain(m => m.Value >= 0 && m.Value < 15);
         publishing.GetMeasurementSnapshot().Should().HaveCount(5)
@@ -57,7 +58,10 @@ public sealed class PublishTelemetryTests
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 10, 15, 30, 250, TimeSpan.Zero));
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var metrics = new UploadistaMetrics(services.GetRequiredService<IMeterFactory>(), clock, new ConnectionTracker(Options.Create(new UploadistaEventsOptions())));
+        var metrics = new UploadistaMetrics(services.GetRequiredService<IMeterFactory>(), clock, new ConnectionTracker(Options.Create(new UploadistaEventsOptions())))
+        {
+            HistogramSampling = 1,
+        };
         using var latency = Collect<double>(services, "uploadista.event.publish_to_write.duration");
         using var queued = Collect<double>(services, "uploadista.event.queue.duration");
         var queue = new SendQueue(16, metrics);

@@ -25,6 +25,7 @@ public sealed class RedisObservabilityTests : IAsyncLifetime
         await using var host = await StartHostAsync(",asyncTimeout=500");
         using var outbox = Collect<int>(host.Services, "uploadista.outbox.events");
         using var publishing = Collect<double>(host.Services, "uploadista.publish.duration");
+        SampleEveryEvent(host.Services);
         await host.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "frozen", Error = "before" }, TestContext.Current.CancellationToken);
         outbox.Observe().Should().Be(0);
         (await HealthAsync(host)).Status.Should().Be(HealthStatus.Healthy);
