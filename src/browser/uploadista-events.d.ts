@@ -123,7 +123,17 @@ export interface UploadistaEventsOptions {
   maxDelay?: number;
   /** A WebSocket implementation (default: the browser's). */
   WebSocket?: typeof WebSocket;
+  /**
+   * "auto" (the default): a WebSocket, and Server-Sent Events (EventSource, at the same host and
+   * prefix over HTTP(S)) once a WebSocket could not be opened; "websocket" or "sse": only that.
+   */
+  transport?: Transport;
+  /** An EventSource implementation (default: the browser's). */
+  EventSource?: typeof EventSource;
 }
+
+/** What carries a subscription's events. */
+export type Transport = "websocket" | "sse" | "auto";
 
 export interface SubscriptionHandlers<TEvent> {
   /** Sent as ?token=. A function is called before every connection, so a token that expired is replaced. */
@@ -136,10 +146,11 @@ export interface SubscriptionHandlers<TEvent> {
   onState?(state: ConnectionState, detail: StateDetail): void;
 }
 
-/** Connects to the Uploadista.Events WebSocket endpoints of one server. */
+/** Connects to the Uploadista.Events WebSocket (or Server-Sent Events) endpoints of one server. */
 export class UploadistaEvents {
   constructor(options?: UploadistaEventsOptions);
   readonly url: string;
+  readonly transport: Transport;
   readonly minDelay: number;
   readonly maxDelay: number;
   /** Watches an upload, and the jobs that belong to it. */
@@ -154,8 +165,10 @@ export class Subscription {
   readonly state: ConnectionState;
   /** The seq of the last event received (0 before any). */
   readonly lastSeq: number;
-  /** The run of seqs lastSeq belongs to, once a pong has named it. */
+  /** The run of seqs lastSeq belongs to, once a pong has named it (never over Server-Sent Events). */
   readonly epoch: string | null;
+  /** Whether it uses Server-Sent Events rather than a WebSocket. */
+  readonly streaming: boolean;
   /** Stops watching: closes the socket and cancels any retry. */
   close(): void;
 }

@@ -1,4 +1,5 @@
-// Uploadista.Events browser client: watches uploads and processing jobs over WebSockets, reconnects
+// Uploadista.Events browser client: watches uploads and processing jobs over WebSockets (or Server-Sent
+// Events where a WebSocket cannot be opened), reconnects
 // with exponential backoff and jitter, and resumes with `since` (and the run of seqs it belongs to) so
 // nothing retained is missed. An ES module with no dependencies; its types are in
 // uploadista-events.d.ts. See docs/browser-client.md.
@@ -21,7 +22,11 @@ const STABLE_AFTER = 5000;
 /** The server closes with this when the channel started over beneath the connection: reconnect without since. */
 const STARTED_OVER = 4010;
 
-/** Connects to the Uploadista.Events WebSocket endpoints of one server. */
+/** The event types a stream names in its event: lines; EventSource has no catch-all listener. */
+const EVENT_TYPES = ["upload_started", "upload_progress", "upload_complete", "upload_error",
+  "flow_started", "flow_progress", "flow_complete", "flow_error", "message"];
+
+/** Connects to the Uploadista.Events WebSocket (or Server-Sent Events) endpoints of one server. */
 export class UploadistaEvents {
   /**
    * @param {object} [options]
@@ -30,12 +35,20 @@ export class UploadistaEvents {
    * @param {number} [options.minDelay] First reconnection delay in ms (default 500).
    * @param {number} [options.maxDelay] Longest reconnection delay in ms (default 15000).
    * @param {typeof WebSocket} [options.WebSocket] A WebSocket implementation (default: the browser's).
+   * @param {"websocket" | "sse" | "auto"} [options.transport] "auto" (the default) uses a WebSocket, and
+   *   Server-Sent Events once a WebSocket could not be opened; "sse" or "websocket" uses only that.
+   * @param {typeof EventSource} [options.EventSource] An EventSource implementation (default: the browser's).
    */
   constructor(options = {}) {
     this.url = (options.url ?? defaultUrl()).replace(/\/+$/, "");
     this.minDelay = options.minDelay ?? 500;
     this.maxDelay = options.maxDelay ?? 15000;
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    this.EventSource = options.EventSource ?? globalThis.EventSource;
+    this.transport = options.transport ?? "auto";
+    if (!["websocket", "sse", "auto"].includes(this.transport)) throw new TypeError(`transport must be "websocket", "sse" or "auto"`);
+    // The streams' base URL: the same host and prefix, over HTTP(S).
+    this.streamUrl = this.url.replace(/^ws(s?):/i, "http$1:");
     this.active = new Set(); // subscriptions that may still connect: told when the network comes and goes
     this.onOnline = () => { for (const subscription of [...this.active]) subscription.networkBack(); };
     this.onOffline = () => { for (const subscription of [...this.active]) subscription.networkGone(); };
@@ -43,12 +56,12 @@ export class UploadistaEvents {
 
   /** Watches an upload, and the jobs that belong to it. Returns a {@link Subscription}. */
   watchUpload(uploadId, handlers = {}) {
-    return new Subscription(this, `ws/upload/${encodeURIComponent(uploadId)}`, handlers);
+    return new Subscription(this, `upload/${encodeURIComponent(uploadId)}`, handlers);
   }
 
   /** Watches one processing job. Returns a {@link Subscription}. */
   watchFlow(jobId, handlers = {}) {
-    return new Subscription(this, `ws/flow/${encodeURIComponent(jobId)}`, handlers);
+    return new Subscription(this, `flow/${encodeURIComponent(jobId)}`, handlers);
   }
 
   // The window's listeners are held only while a subscription is active, so that a client nobody
@@ -89,7 +102,8 @@ export class Subscription {
     this.onState = onState;
     this.state = "connecting";
     this.attempt = 0;
-    this.socket = null;
+    this.socket = null; // the WebSocket or the EventSource
+    this.streaming = client.transport === "sse" || client.streamsOnly === true; // whether it uses Server-Sent Events
     this.retryTimer = null;
     client.activate(this);
     this.connect();
@@ -124,12 +138,21 @@ export class Subscription {
       (error) => { if (this.state === "connecting" || this.state === "reconnecting") this.retry({ error }); });
   }
 
-  open(token) {
+  /** The query of a new connection: where to resume, and the token. */
+  query(token) {
     const query = new URLSearchParams();
     if (this.lastSeq > 0) query.set("since", String(this.lastSeq));
     if (this.lastSeq > 0 && this.epoch) query.set("epoch", this.epoch);
     if (token != null && token !== "") query.set("token", String(token));
-    const url = `${this.client.url}/${this.path}${query.size ? `?${query}` : ""}`;
+    return query.size ? `?${query}` : "";
+  }
+
+  open(token) {
+    if (this.streaming) {
+      this.openStream(token);
+      return;
+    }
+    const url = `${this.client.url}/ws/${this.path}${this.query(token)}`;
     const socket = new this.client.WebSocket(url);
     this.socket = socket;
     let openedAt = 0;
@@ -170,6 +193,14 @@ export class Subscription {
     socket.onclose = (event) => {
       if (this.socket !== socket || this.state === "closed") return;
       this.socket = null;
+      if (!openedAt && this.client.transport === "auto" && this.client.EventSource) {
+        // The WebSocket could not even be opened (a proxy that breaks them, say): Server-Sent Events
+        // from now on, at once. A refusal is not this: the server accepts the socket, then closes it.
+        this.streaming = true;
+        this.client.streamsOnly = true; // and so do the client's later subscriptions
+        this.connect();
+        return;
+      }
       if (REFUSED.has(event.code)) {
         this.stop();
         this.setState("refused", { code: event.code, reason: event.reason || REFUSED.get(event.code) });
@@ -188,6 +219,76 @@ export class Subscription {
       }
       if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
       this.retry({ code: event.code, reason: event.reason });
+    };
+  }
+
+  /**
+   * Opens a Server-Sent Events stream. EventSource reconnects by itself after a dropped stream, with
+   * Last-Event-ID (the seq of the last event, which is each event's id), so the server resumes after
+   * it; this client reconnects itself (fresh token, since) only when the server ended the stream with
+   * its close event, or EventSource gave up (a refusal: its status cannot be read, so it backs off).
+   */
+  openStream(token) {
+    const source = new this.client.EventSource(`${this.client.streamUrl}/sse/${this.path}${this.query(token)}`);
+    this.socket = source;
+    let openedAt = 0;
+    let first = true;
+    const end = (detail) => {
+      source.close();
+      if (this.socket !== source || this.state === "closed") return;
+      this.socket = null;
+      if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
+      this.retry(detail);
+    };
+
+    source.onopen = () => {
+      if (this.socket !== source) return;
+      openedAt = Date.now();
+      this.setState("open");
+    };
+
+    const onMessage = (event) => {
+      if (this.socket !== source) return;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (typeof message.seq !== "number") return;
+      // A stream names no epoch: the seq alone says where to resume.
+      if (first) {
+        first = false;
+        this.epoch = null;
+      }
+      this.lastSeq = message.seq;
+      this.attempt = 0;
+      this.onEvent(message);
+    };
+    for (const type of EVENT_TYPES) source.addEventListener(type, onMessage);
+
+    // The server ended the stream (slow consumer, shutdown, reset): its last event says why.
+    source.addEventListener("close", (event) => {
+      let detail = {};
+      try {
+        detail = JSON.parse(event.data);
+      } catch {
+        // keep the empty detail
+      }
+      if (detail.code === STARTED_OVER) {
+        this.lastSeq = 0;
+        this.epoch = null;
+      }
+      end({ code: detail.code, reason: detail.reason });
+    });
+
+    source.onerror = () => {
+      if (this.socket !== source) return;
+      if (source.readyState === 2) {
+        end({}); // CLOSED: EventSource gave up (a refusal, or not an event stream)
+      } else {
+        this.setState("reconnecting", { attempt: this.attempt, delay: 0 }); // EventSource resumes by itself
+      }
     };
   }
 

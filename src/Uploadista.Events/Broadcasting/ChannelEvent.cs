@@ -14,6 +14,11 @@ public sealed class ChannelEvent
     // for (once per event, whatever the connections): 0 until then, -1 when the frame has none.
     private long _publishedAtTicks;
 
+    // How the frame goes into Server-Sent Events (EventTypeReader packs it: where its "type" value lies,
+    // and whether it has line breaks), found the first time an event-stream connection asks: once per
+    // event, whatever the connections; 0 until then.
+    private long _streamLayout;
+
     /// <summary>Initializes a new instance of the <see cref="ChannelEvent"/> class.</summary>
     /// <param name="seq">The event's sequence number in its channel.</param>
     /// <param name="epoch">The channel's epoch (see <see cref="Epoch"/>).</param>
@@ -62,6 +67,31 @@ public sealed class ChannelEvent
             }
 
             return Math.Max(ticks, 0);
+        }
+    }
+
+    /// <summary>
+    /// Gets the frame's <c>type</c> value (<c>upload_progress</c>), as a slice of <see cref="Frame"/>, for
+    /// the <c>event:</c> line of Server-Sent Events; empty when the frame has none that can go on a line.
+    /// </summary>
+    internal ReadOnlyMemory<byte> EventType => EventTypeReader.TypeOf(Frame, StreamLayout);
+
+    /// <summary>Gets whether the frame has line breaks (not one the library wrote), which each need a <c>data:</c> line of their own.</summary>
+    internal bool FrameHasLineBreaks => EventTypeReader.HasLineBreaks(StreamLayout);
+
+    private long StreamLayout
+    {
+        get
+        {
+            // Racing readers compute the same value; a long is written whole.
+            var layout = Volatile.Read(ref _streamLayout);
+            if (layout == 0)
+            {
+                layout = EventTypeReader.Read(Frame.Span);
+                Volatile.Write(ref _streamLayout, layout);
+            }
+
+            return layout;
         }
     }
 

@@ -79,8 +79,9 @@ public sealed class UploadistaEventsOptions
     public int MaxInboundMessageBytes { get; set; } = 4096;
 
     /// <summary>
-    /// Gets or sets how often the server sends WebSocket ping frames to each connection. The default is
-    /// 15 seconds.
+    /// Gets or sets how often the server sends WebSocket ping frames to each connection, and a heartbeat
+    /// comment on each Server-Sent Events stream (so that proxies do not time an idle one out). The
+    /// default is 15 seconds.
     /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
 

@@ -43,6 +43,7 @@ public static class UploadistaEventsServiceCollectionExtensions
             services.TryAddSingleton<ConnectionTracker>();
             services.TryAddSingleton<ConnectionAdmission>();
             services.TryAddSingleton<WebSocketConnectionHandler>();
+            services.TryAddSingleton<EventStreamHandler>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UploadistaEventsService>());
         }
 

@@ -52,4 +52,16 @@ internal static partial class Log
 
     [LoggerMessage(106, LogLevel.Information, "Closing {Count} WebSocket connections: the server is shutting down.", EventName = "ClosingAll")]
     public static partial void ClosingAll(ILogger logger, int count);
+
+    [LoggerMessage(110, LogLevel.Debug, "Server-Sent Events stream opened on channel {Channel} (since {Since}).", EventName = "EventStreamOpened")]
+    public static partial void EventStreamOpened(ILogger logger, string channel, long since);
+
+    [LoggerMessage(111, LogLevel.Debug, "Server-Sent Events stream on channel {Channel} ended.", EventName = "EventStreamEnded")]
+    public static partial void EventStreamEnded(ILogger logger, string channel);
+
+    [LoggerMessage(112, LogLevel.Information, "Ending Server-Sent Events stream on channel {Channel} with a close event ({CloseStatus}).", EventName = "EventStreamClosedByServer")]
+    public static partial void EventStreamClosedByServer(ILogger logger, string channel, WebSocketCloseStatus closeStatus);
+
+    [LoggerMessage(113, LogLevel.Information, "Refused a Server-Sent Events stream on channel {Channel} ({CloseStatus} as an HTTP status): {Reason}", EventName = "EventStreamRefused")]
+    public static partial void EventStreamRefused(ILogger logger, string channel, WebSocketCloseStatus closeStatus, string reason);
 }

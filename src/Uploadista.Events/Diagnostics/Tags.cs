@@ -18,6 +18,7 @@ internal static class Tags
     public const string DropSite = "uploadista.drop.site";
     public const string CatchUpReason = "uploadista.catch_up.reason";
     public const string Outcome = "uploadista.outcome";
+    public const string TransportName = "uploadista.transport";
 
     public const string Upload = "upload";
     public const string Flow = "flow";
@@ -95,6 +96,13 @@ internal static class Tags
         public const string ShuttingDown = "shutting_down";
         public const string Error = "error";
         public const string InvalidRequest = "invalid_request";
+    }
+
+    /// <summary>Values of <see cref="TransportName"/>: what carries a connection's events.</summary>
+    public static class Transport
+    {
+        public const string WebSocket = "websocket";
+        public const string ServerSentEvents = "sse";
     }
 
     /// <summary>Values of <see cref="DropSite"/>: where superseded progress was dropped.</summary>

@@ -92,35 +92,39 @@ internal sealed class UploadistaMetrics
     /// <summary>Gets a timestamp to measure a connection's duration from.</summary>
     public long ConnectionStarted() => _time.GetTimestamp();
 
-    /// <summary>A connection ended; <paramref name="serverClose"/> is the close the server asked for, if it did.</summary>
-    public void ConnectionEnded(SubscriptionKind kind, long started, WebSocketCloseStatus? serverClose)
+    /// <summary>
+    /// A connection ended; <paramref name="serverClose"/> is the close the server asked for, if it did;
+    /// <paramref name="transport"/> is one of <see cref="Tags.Transport"/>.
+    /// </summary>
+    public void ConnectionEnded(SubscriptionKind kind, long started, WebSocketCloseStatus? serverClose, string transport = Tags.Transport.WebSocket)
     {
         if (_connectionDuration.Enabled)
         {
-            _connectionDuration.Record(_time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, Tags.Kind(kind) } });
+            _connectionDuration.Record(
+                _time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, Tags.Kind(kind) }, { Tags.TransportName, transport } });
         }
 
         if (serverClose is { } status)
         {
-            ServerClosed(status);
+            ServerClosed(status, transport);
         }
     }
 
-    /// <summary>The server closed a connection with <paramref name="status"/>.</summary>
-    public void ServerClosed(WebSocketCloseStatus status)
+    /// <summary>The server closed a connection with <paramref name="status"/> (for Server-Sent Events, its last event named it).</summary>
+    public void ServerClosed(WebSocketCloseStatus status, string transport = Tags.Transport.WebSocket)
     {
         if (_serverCloses.Enabled)
         {
-            _serverCloses.Add(1, new TagList { { Tags.CloseReason, Tags.CloseReasonOf(status) } });
+            _serverCloses.Add(1, new TagList { { Tags.CloseReason, Tags.CloseReasonOf(status) }, { Tags.TransportName, transport } });
         }
     }
 
     /// <summary>A connection was refused; <paramref name="reason"/> is one of <see cref="Tags.Refusal"/>.</summary>
-    public void Refused(string reason)
+    public void Refused(string reason, string transport = Tags.Transport.WebSocket)
     {
         if (_refused.Enabled)
         {
-            _refused.Add(1, new TagList { { Tags.RefusalReason, reason } });
+            _refused.Add(1, new TagList { { Tags.RefusalReason, reason }, { Tags.TransportName, transport } });
         }
     }
 

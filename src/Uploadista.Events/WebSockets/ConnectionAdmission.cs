@@ -29,18 +29,23 @@ internal sealed class ConnectionAdmission(
     private readonly HashSet<string> _allowedOrigins = new(options.Value.AllowedOrigins, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Reads and checks the request; every refusal is described, never thrown, and counted under its reason.</summary>
-    public async ValueTask<Verdict> DecideAsync(HttpContext context)
+    /// <param name="context">The request.</param>
+    /// <param name="eventStream">
+    /// Whether it asks for Server-Sent Events rather than a WebSocket: then no upgrade is required, and
+    /// a <c>Last-Event-ID</c> header (sent by <c>EventSource</c> when it reconnects) is the <c>since</c>.
+    /// </param>
+    public async ValueTask<Verdict> DecideAsync(HttpContext context, bool eventStream = false)
     {
-        var verdict = await DecideCoreAsync(context);
+        var verdict = await DecideCoreAsync(context, eventStream);
         if (verdict.Admission is null && verdict.RefusalReason is { } reason)
         {
-            metrics?.Refused(reason);
+            metrics?.Refused(reason, eventStream ? Tags.Transport.ServerSentEvents : Tags.Transport.WebSocket);
         }
 
         return verdict;
     }
 
-    private async ValueTask<Verdict> DecideCoreAsync(HttpContext context)
+    private async ValueTask<Verdict> DecideCoreAsync(HttpContext context, bool eventStream)
     {
         var (kind, id) = ReadRoute(context);
         if (!Channels.IsValidId(id))
@@ -49,9 +54,9 @@ internal sealed class ConnectionAdmission(
                 $"The {(kind == SubscriptionKind.Upload ? "upload" : "job")} id must be 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
         }
 
-        if (!TryReadSince(context, out var since))
+        if (!TryReadSince(context, out var since) || (eventStream && !EventStreamResume.TryReadLastEventId(context, ref since)))
         {
-            return Verdict.Invalid(StatusCodes.Status400BadRequest, "invalid_since", "since must be a non-negative integer.");
+            return Verdict.Invalid(StatusCodes.Status400BadRequest, "invalid_since", "since (and Last-Event-ID) must be a non-negative integer.");
         }
 
         if (!TryReadEpoch(context, out var sinceEpoch))
@@ -60,7 +65,7 @@ internal sealed class ConnectionAdmission(
                 $"epoch must be the one a pong named: 1 to {Channels.MaxIdLength} characters of A-Z a-z 0-9 . _ ~ -.");
         }
 
-        if (!context.WebSockets.IsWebSocketRequest)
+        if (!eventStream && !context.WebSockets.IsWebSocketRequest)
         {
             context.Response.Headers.Upgrade = "websocket";
             return Verdict.BadRequest(StatusCodes.Status426UpgradeRequired, "websocket_required",

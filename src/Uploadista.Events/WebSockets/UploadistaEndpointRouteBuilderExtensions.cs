@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -5,17 +6,19 @@ using Uploadista.Events;
 
 namespace Microsoft.AspNetCore.Builder;
 
-/// <summary>Maps the Uploadista WebSocket endpoints.</summary>
+/// <summary>Maps the Uploadista WebSocket endpoints, and their Server-Sent Events counterparts.</summary>
 public static class UploadistaEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>{prefix}/ws/upload/{uploadId}</c> (the events of one upload, and of the jobs that belong
     /// to it) and <c>{prefix}/ws/flow/{jobId}</c> (the events of one job), where <c>{prefix}</c> is
-    /// <see cref="UploadistaEventsOptions.PathPrefix"/> (<c>/uploadista</c> by default).
+    /// <see cref="UploadistaEventsOptions.PathPrefix"/> (<c>/uploadista</c> by default), and the same
+    /// streams as Server-Sent Events (<c>text/event-stream</c>) at <c>{prefix}/sse/upload/{uploadId}</c>
+    /// and <c>{prefix}/sse/flow/{jobId}</c>, for clients whose network breaks WebSockets.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
     /// <returns>
-    /// A builder for conventions on both endpoints, such as <c>RequireAuthorization()</c> and
+    /// A builder for conventions on every endpoint, such as <c>RequireAuthorization()</c> and
     /// <c>RequireCors()</c>.
     /// </returns>
     /// <exception cref="InvalidOperationException"><c>AddUploadistaEvents()</c> was not called.</exception>
@@ -33,7 +36,7 @@ public static class UploadistaEndpointRouteBuilderExtensions
     /// </summary>
     /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
     /// <param name="prefix">Starts with <c>/</c> and does not end with one (<c>/live</c>), or is empty for the root.</param>
-    /// <returns>A builder for conventions on both endpoints.</returns>
+    /// <returns>A builder for conventions on every endpoint.</returns>
     /// <exception cref="ArgumentException"><paramref name="prefix"/> is not a usable prefix.</exception>
     /// <exception cref="InvalidOperationException"><c>AddUploadistaEvents()</c> was not called.</exception>
     /// <exception cref="OptionsValidationException">The options are invalid.</exception>
@@ -50,6 +53,9 @@ public static class UploadistaEndpointRouteBuilderExtensions
         return Map(endpoints, prefix);
     }
 
+    private static Task HandleEventStreamAsync(HttpContext context)
+        => context.RequestServices.GetRequiredService<EventStreamHandler>().HandleAsync(context);
+
     private static UploadistaEventsOptions Options(IEndpointRouteBuilder endpoints)
     {
         if (endpoints.ServiceProvider.GetService<WebSocketConnectionHandler>() is null)
@@ -65,6 +71,11 @@ public static class UploadistaEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(prefix);
         group.Map("/ws/upload/{uploadId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista upload events");
         group.Map("/ws/flow/{jobId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista flow events");
+
+        // The same streams as Server-Sent Events, for networks that break WebSockets: mapped with them,
+        // so that a client's fallback always finds them, under the same conventions.
+        group.MapGet("/sse/upload/{uploadId?}", HandleEventStreamAsync).WithDisplayName("Uploadista upload events (Server-Sent Events)");
+        group.MapGet("/sse/flow/{jobId?}", HandleEventStreamAsync).WithDisplayName("Uploadista flow events (Server-Sent Events)");
 
         // Connections live as long as the upload; a request timeout policy must not cut them.
         group.DisableRequestTimeout();

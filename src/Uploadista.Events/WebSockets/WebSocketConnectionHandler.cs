@@ -116,7 +116,7 @@ internal sealed class WebSocketConnectionHandler
     }
 
     /// <summary>The HTTP status that says what a close status says, for a refusal answered without a socket.</summary>
-    private static (int Status, string Error) HttpEquivalent(WebSocketCloseStatus status) => status switch
+    internal static (int Status, string Error) HttpEquivalent(WebSocketCloseStatus status) => status switch
     {
         CloseStatuses.Unauthenticated => (StatusCodes.Status401Unauthorized, "unauthenticated"),
         CloseStatuses.Forbidden => (StatusCodes.Status403Forbidden, "forbidden"),
@@ -124,7 +124,7 @@ internal sealed class WebSocketConnectionHandler
         _ => (StatusCodes.Status500InternalServerError, "server_error"),
     };
 
-    private static Task RefuseAsync(HttpContext context, int status, string error, string message)
+    internal static Task RefuseAsync(HttpContext context, int status, string error, string message)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=utf-8";

@@ -12,6 +12,13 @@ import {
 
 const events = new UploadistaEvents({ url: "wss://api.example.com/uploadista", minDelay: 250, maxDelay: 10_000 });
 
+// Server-Sent Events: forced, or (the default) where a WebSocket cannot be opened.
+const streams = new UploadistaEvents({ transport: "sse", EventSource });
+new UploadistaEvents({ transport: "auto" });
+// @ts-expect-error: only "websocket", "sse" and "auto"
+new UploadistaEvents({ transport: "long-polling" });
+const streaming: boolean = streams.watchFlow("job-1").streaming;
+
 // Every event type, each with its own fields; the switch covers all eight.
 function describe(message: UploadistaEvent): string {
   const at = `#${message.seq} at ${message.timestamp}`;

@@ -28,7 +28,7 @@ public sealed class ConnectionMetricsTests
         await Eventually.HoldsAsync(() => active.Observe(upload) == 1, "the closed socket is no longer counted");
         active.Observe(flow).Should().Be(1);
         await Eventually.HoldsAsync(() => duration.GetMeasurementSnapshot().Count == 1, "the closed connection's duration was recorded");
-        duration.LastMeasurement!.MatchesTags(upload).Should().BeTrue();
+        duration.LastMeasurement!.MatchesTags(upload, Tag("uploadista.transport", "websocket")).Should().BeTrue();
         duration.LastMeasurement.Value.Should().BeInRange(0, 60);
     }
 

@@ -62,6 +62,10 @@ public sealed class EventsServer : IAsyncDisposable
 
     public Uri UploadSocketUri(string uploadId, string query = "") => WebSocketUri($"/uploadista/ws/upload/{uploadId}{query}");
 
+    public Uri UploadStreamUri(string uploadId, string query = "") => new(BaseUri, $"/uploadista/sse/upload/{uploadId}{query}");
+
+    public Uri FlowStreamUri(string jobId, string query = "") => new(BaseUri, $"/uploadista/sse/flow/{jobId}{query}");
+
     public Uri FlowSocketUri(string jobId, string query = "") => WebSocketUri($"/uploadista/ws/flow/{jobId}{query}");
 
     /// <summary>Opens a socket and waits until it has joined its channel (a ping answered proves it).</summary>
