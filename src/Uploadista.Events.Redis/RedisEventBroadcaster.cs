@@ -28,6 +28,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IHealthCheck, I
     private readonly RedisConnection _connection;
     private readonly PublishQueue _queue;
     private readonly SeqMemory _memory;
+    private readonly JobUploadStore _jobUploads;
     private readonly BatchSender _sender;
     private readonly RedisSubscriptions _subscriptions;
     private readonly LuaScript _readScript;
@@ -51,6 +52,7 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IHealthCheck, I
         _connection = new RedisConnection(options.Value, services, logger);
         _queue = new PublishQueue(options.Value.MaxPendingPublications, MaxBatchEvents, TimeProvider.System, metrics);
         _memory = new SeqMemory(retention, capacity: 100_000, TimeProvider.System);
+        _jobUploads = new JobUploadStore(_connection, _keys, retention, logger);
         _readScript = ReadScript.Create(retention);
         _sender = new BatchSender(
             _connection, _queue, _memory, PublishScript.Create(retention, _maxRetained), _keys, Guid.NewGuid().ToString("N")[..16], retention, logger);
@@ -102,6 +104,23 @@ internal sealed class RedisEventBroadcaster : IEventBroadcaster, IHealthCheck, I
         ArgumentNullException.ThrowIfNull(subscriber);
         await StartAsync();
         return await _subscriptions.SubscribeAsync(channel, subscriber);
+    }
+
+    /// <summary>Writes the job's association before the event that names it is published, unless this instance knows it already (<see cref="JobUploadStore"/>).</summary>
+    public async ValueTask SetJobUploadAsync(string jobId, string uploadId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        ArgumentException.ThrowIfNullOrEmpty(uploadId);
+        await StartAsync();
+        await _jobUploads.SetAsync(jobId, uploadId);
+    }
+
+    /// <summary>The job's upload, from this instance's cache, or read from Redis once (<see cref="JobUploadStore"/>).</summary>
+    public async ValueTask<string?> GetJobUploadAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(jobId);
+        await StartAsync();
+        return await _jobUploads.GetAsync(jobId);
     }
 
     public async ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default)

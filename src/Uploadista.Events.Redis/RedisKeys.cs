@@ -17,6 +17,10 @@ namespace Uploadista.Events.Redis;
 /// and the last batch applied per publishing instance in <c>2i:&lt;instance&gt;</c> with its last seq in
 /// <c>2j:&lt;instance&gt;</c>. Format 1 (the first release) kept a sorted set <c>...:r</c> and fields
 /// <c>k:&lt;key&gt;</c>; format 2 never touches them.
+/// <para>Which upload a job belongs to is a string key of its own beside the job's channel,
+/// <c>uploadista:{flow:job1}:upload</c>, holding the upload's id: in the job's slot, so it is written and
+/// read with the job (the upload's channel lives in another slot), and apart from the meta hash, which
+/// every format shares.</para>
 /// </remarks>
 internal sealed class RedisKeys(string prefix)
 {
@@ -27,4 +31,6 @@ internal sealed class RedisKeys(string prefix)
 
     public RedisKey Meta(string channel) => Base(channel) + ":m";
 
+    /// <summary>The key of the upload job <paramref name="jobId"/> belongs to: beside the job's channel, <c>flow:{jobId}</c>.</summary>
+    public RedisKey JobUpload(string jobId) => string.Concat(prefix, "{flow:", jobId, "}:upload");
 }

@@ -45,6 +45,12 @@ internal static partial class RedisLog
     [LoggerMessage(213, LogLevel.Error, "The host stopped with {Count} events not yet published to Redis; they are lost.", EventName = "UnpublishedAtShutdown")]
     public static partial void UnpublishedAtShutdown(ILogger logger, int count);
 
+    [LoggerMessage(214, LogLevel.Warning, "Writing or reading which upload job {JobId} belongs to failed in Redis ({Count} failures so far; said at most once a minute): until it succeeds, the job's events that do not name their upload go to the job's channel only.", EventName = "JobUploadFailed")]
+    public static partial void JobUploadFailed(ILogger logger, string jobId, long count, Exception exception);
+
+    [LoggerMessage(215, LogLevel.Warning, "Ignored the upload Redis holds for job {JobId}: it is not an upload id.", EventName = "InvalidJobUpload")]
+    public static partial void InvalidJobUpload(ILogger logger, string jobId);
+
     [LoggerMessage(207, LogLevel.Error, "A subscriber of channel {Channel} threw while receiving an event.", EventName = "SubscriberFailed")]
     public static partial void SubscriberFailed(ILogger logger, string channel, Exception exception);
 }

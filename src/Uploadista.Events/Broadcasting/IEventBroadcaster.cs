@@ -17,6 +17,11 @@ namespace Uploadista.Events;
 /// by <see cref="UploadistaEventsOptions.MaxRetainedEventsPerChannel"/>.
 /// </para>
 /// <para>
+/// It may also remember which upload each job belongs to (<see cref="SetJobUploadAsync"/>), so that the
+/// job's events that do not name their upload still reach the upload's channel; both broadcasters of
+/// this library do.
+/// </para>
+/// <para>
 /// The in-memory broadcaster, registered by <c>AddUploadistaEvents()</c>, serves one process.
 /// </para>
 /// </remarks>
@@ -62,6 +67,37 @@ public interface IEventBroadcaster
     /// </param>
     /// <returns>The channel's state and the retained events, in sequence order.</returns>
     ValueTask<RetainedEvents> GetRetainedAsync(string channel, long afterSeq, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Remembers that job <paramref name="jobId"/> belongs to upload <paramref name="uploadId"/>, on every
+    /// instance that shares the broadcaster, for as long as the job's channel keeps its state:
+    /// <see cref="UploadistaEventsOptions.RetentionPeriod"/> after the job's last event.
+    /// </summary>
+    /// <remarks>
+    /// The publisher calls it for every flow event that names its upload, before it publishes the event,
+    /// so it must be cheap when nothing changed. The default implementation remembers nothing: a
+    /// broadcaster that does not override this method and <see cref="GetJobUploadAsync"/> delivers a
+    /// flow event to its upload's channel only when the event names the upload.
+    /// </remarks>
+    /// <param name="jobId">The job's id.</param>
+    /// <param name="uploadId">The id of the upload the job belongs to.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>Completes once the association is in place (or could not be written, which is logged, not thrown).</returns>
+    ValueTask SetJobUploadAsync(string jobId, string uploadId, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Gets the upload that job <paramref name="jobId"/> belongs to, as <see cref="SetJobUploadAsync"/>
+    /// remembered it on any instance, or <see langword="null"/> when none is known (none was set, or it
+    /// expired with the job's state).
+    /// </summary>
+    /// <remarks>
+    /// The publisher calls it for every flow event that does not name its upload, so it must not cost a
+    /// round trip to a broker per event. The default implementation knows none.
+    /// </remarks>
+    /// <param name="jobId">The job's id.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The upload's id, or <see langword="null"/>.</returns>
+    ValueTask<string?> GetJobUploadAsync(string jobId, CancellationToken cancellationToken = default) => ValueTask.FromResult<string?>(null);
 }
 
 /// <summary>Receives the events of a channel from an <see cref="IEventBroadcaster"/>.</summary>

@@ -3,6 +3,8 @@ namespace Uploadista.Events;
 /// <summary>One channel of the <see cref="MemoryEventBroadcaster"/>: its seq, epoch, subscribers and retained events, under its own lock.</summary>
 internal sealed class MemoryChannel
 {
+    private string? _uploadId;
+
     public MemoryChannel(string name) => Name = name;
 
     public string Name { get; }
@@ -22,6 +24,17 @@ internal sealed class MemoryChannel
     public DateTimeOffset LastEventAt { get; set; }
 
     public IChannelSubscriber[] Subscribers { get; set; } = [];
+
+    /// <summary>
+    /// Gets or sets, on a job's channel, the upload the job belongs to: it lives and expires with the
+    /// channel. Set under <see cref="Gate"/>; read without it by every flow event that does not name its
+    /// upload, so that following the association costs no lock.
+    /// </summary>
+    public string? UploadId
+    {
+        get => Volatile.Read(ref _uploadId);
+        set => Volatile.Write(ref _uploadId, value);
+    }
 
     public List<ChannelEvent> Retained { get; } = [];
 

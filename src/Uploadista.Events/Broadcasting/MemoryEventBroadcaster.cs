@@ -10,14 +10,15 @@ namespace Uploadista.Events;
 /// channel's last event, and never while the channel has subscribers; a channel that never had an
 /// event is forgotten when its last subscriber leaves. Beyond
 /// <see cref="UploadistaEventsOptions.MaxRetainedChannels"/> channels, one idle for long (without
-/// subscribers) is evicted.
+/// subscribers) is evicted. Which upload a job belongs to is held on the job's channel
+/// (MemoryEventBroadcaster.JobUploads.cs).
 /// </summary>
 /// <remarks>
 /// A publish takes its channel's lock only: channels are found without a lock, and the order of
 /// eviction is kept without touching a shared structure per event (second chance: a channel that
 /// had an event since eviction last passed it over goes back to the end of the line).
 /// </remarks>
-internal sealed class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
+internal sealed partial class MemoryEventBroadcaster : IEventBroadcaster, IDisposable
 {
     // Eviction gives up after passing over this many channels, all watched or busy.
     private const int MaxEvictionScan = 64;

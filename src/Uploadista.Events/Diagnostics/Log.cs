@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(6, LogLevel.Warning, "The in-memory broadcaster holds its maximum of {MaxChannels} channels: evicted {Channel}, the one idle longest ({Evicted} evicted so far; said at most once a minute).", EventName = "ChannelEvicted")]
     public static partial void ChannelEvicted(ILogger logger, int maxChannels, string channel, long evicted);
 
+    [LoggerMessage(7, LogLevel.Warning, "Remembering or looking up the upload of job {JobId} failed; the event goes to the upload only if it names it.", EventName = "JobUploadFailed")]
+    public static partial void JobUploadFailed(ILogger logger, string jobId, Exception exception);
+
     [LoggerMessage(100, LogLevel.Debug, "WebSocket connection opened on channel {Channel} (since {Since}).", EventName = "ConnectionOpened")]
     public static partial void ConnectionOpened(ILogger logger, string channel, long since);
 

@@ -52,8 +52,8 @@ public abstract record UploadEvent : UploadistaEvent
 }
 
 /// <summary>
-/// An event of one processing job, delivered to the job's sockets and, when <see cref="UploadId"/> is
-/// set, to that upload's sockets too.
+/// An event of one processing job, delivered to the job's sockets and to the sockets of the upload the
+/// job belongs to: the one <see cref="UploadId"/> names, or else the one an earlier event of the job named.
 /// </summary>
 public abstract record FlowEvent : UploadistaEvent
 {
@@ -66,8 +66,11 @@ public abstract record FlowEvent : UploadistaEvent
     public required string JobId { get; init; }
 
     /// <summary>
-    /// Gets the id of the upload the job belongs to, or <see langword="null"/> when the job belongs to
-    /// no upload. Set it on every event of the job so that the upload's sockets see them all.
+    /// Gets the id of the upload the job belongs to, or <see langword="null"/>. Set it on the job's first
+    /// event (<see cref="FlowStartedEvent"/>): the job's later events that leave it unset still reach the
+    /// upload's sockets, carrying its id, for as long as the job's state is retained
+    /// (<see cref="UploadistaEventsOptions.RetentionPeriod"/> after its last event; docs/protocol.md,
+    /// "Flows and their upload").
     /// </summary>
     [JsonPropertyOrder(2)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

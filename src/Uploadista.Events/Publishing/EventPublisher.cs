@@ -44,7 +44,8 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
 
     private async ValueTask SendAsync(UploadistaEvent uploadistaEvent, CancellationToken cancellationToken)
     {
-        var publication = Serialize(uploadistaEvent, _time.GetUtcNow());
+        var jobUpload = uploadistaEvent is FlowEvent jobEvent ? await UploadOfAsync(jobEvent, cancellationToken) : null;
+        var publication = Serialize(uploadistaEvent, _time.GetUtcNow(), jobUpload);
         var type = Tags.TypeOf(uploadistaEvent);
 
         switch (uploadistaEvent)
@@ -54,7 +55,7 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
                 break;
             case FlowEvent flow:
                 await PublishToAsync(Channels.ForFlow(flow.JobId), Tags.Flow, publication, type, cancellationToken);
-                if (flow.UploadId is { } uploadId)
+                if (jobUpload is { } uploadId)
                 {
                     await PublishToAsync(Channels.ForUpload(uploadId), Tags.Upload, publication, type, cancellationToken);
                 }
@@ -63,10 +64,45 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
         }
     }
 
-    /// <summary>Serializes the event once, for every channel and every connection it reaches.</summary>
-    internal static EventPublication Serialize(UploadistaEvent uploadistaEvent, DateTimeOffset timestamp)
+    /// <summary>
+    /// The upload a flow event goes to besides its job: the one it names, remembered for the job's later
+    /// events before the event is published (so that no event is routed by an association not yet
+    /// written); else the one remembered for the job; else none.
+    /// </summary>
+    private async ValueTask<string?> UploadOfAsync(FlowEvent flow, CancellationToken cancellationToken)
     {
-        var stamped = uploadistaEvent with { Timestamp = timestamp, Seq = 0 };
+        try
+        {
+            if (flow.UploadId is { } named)
+            {
+                await _broadcaster.SetJobUploadAsync(flow.JobId, named, cancellationToken);
+                return named;
+            }
+
+            return await _broadcaster.GetJobUploadAsync(flow.JobId, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            Log.JobUploadFailed(_logger, flow.JobId, ex);
+            return flow.UploadId;
+        }
+    }
+
+    /// <summary>
+    /// Serializes the event once, for every channel and every connection it reaches. A flow event whose
+    /// job's upload is known but that does not name it is serialized as if it did, so that every socket
+    /// gets the same JSON (protocol.md, "Flows and their upload").
+    /// </summary>
+    internal static EventPublication Serialize(UploadistaEvent uploadistaEvent, DateTimeOffset timestamp, string? jobUpload = null)
+    {
+        // One copy either way: the stamp and the upload go in together.
+        var stamped = jobUpload is not null && uploadistaEvent is FlowEvent { UploadId: null } flow
+            ? flow with { UploadId = jobUpload, Timestamp = timestamp, Seq = 0 }
+            : uploadistaEvent with { Timestamp = timestamp, Seq = 0 };
         var payload = JsonSerializer.SerializeToUtf8Bytes(stamped, EventJsonContext.Default.UploadistaEvent);
         return new EventPublication(payload, Conflation.KeyOf(uploadistaEvent));
     }
