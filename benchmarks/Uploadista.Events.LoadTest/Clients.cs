@@ -5,38 +5,39 @@ using System.Text.Json;
 namespace Uploadista.Events.LoadTest;
 
 /// <summary>
-/// A load client: one WebSocket on one upload, reading until told to stop and handing each event's
-/// JSON object to its <see cref="IEventSink"/>.
+/// A load client: one connection on one upload (a WebSocket, or a Server-Sent Events stream),
+/// reading until told to stop and handing each event's JSON object to its <see cref="IEventSink"/>.
 /// </summary>
-internal abstract class BenchClient : IAsyncDisposable
+internal abstract class BenchClient(int upload, string uploadId, IEventSink sink) : IAsyncDisposable
+{
+    /// <summary>The upload's number in its run.</summary>
+    public int Upload { get; } = upload;
+
+    public string UploadId { get; } = uploadId;
+
+    public IEventSink Sink { get; } = sink;
+
+    /// <summary>Connects to <paramref name="server"/> and waits until the connection is subscribed.</summary>
+    public abstract Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken);
+
+    public abstract void StartReading(CancellationToken stop);
+
+    public abstract ValueTask DisposeAsync();
+}
+
+/// <summary>A client on one WebSocket: each message it receives goes to <see cref="OnMessage"/>.</summary>
+internal abstract class WebSocketClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
 {
     // Grows when a message does not fit: SignalR puts every queued invocation into one message, which
     // under a backlog goes well past 16 KB (with a full buffer, ReceiveAsync would return 0 bytes forever).
     private byte[] _buffer = new byte[16 * 1024];
     private Task? _reading;
 
-    protected BenchClient(int upload, string uploadId, IEventSink sink)
-    {
-        Upload = upload;
-        UploadId = uploadId;
-        Sink = sink;
-    }
-
-    /// <summary>The upload's number in its run.</summary>
-    public int Upload { get; }
-
-    public string UploadId { get; }
-
-    public IEventSink Sink { get; }
-
     protected ClientWebSocket Socket { get; } = new();
 
-    /// <summary>Connects and waits until the socket is subscribed.</summary>
-    public abstract Task ConnectAsync(Uri server, CancellationToken cancellationToken);
+    public override void StartReading(CancellationToken stop) => _reading = ReadAsync(stop);
 
-    public void StartReading(CancellationToken stop) => _reading = ReadAsync(stop);
-
-    public virtual async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         Socket.Abort();
         if (_reading is not null)
@@ -93,11 +94,11 @@ internal abstract class BenchClient : IAsyncDisposable
 }
 
 /// <summary>A client of Uploadista.Events: a plain WebSocket on /uploadista/ws/upload/{id}; each message is one event.</summary>
-internal sealed class UploadistaClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
+internal sealed class UploadistaClient(int upload, string uploadId, IEventSink sink) : WebSocketClient(upload, uploadId, sink)
 {
-    public override async Task ConnectAsync(Uri server, CancellationToken cancellationToken)
+    public override async Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken)
     {
-        await Socket.ConnectAsync(new Uri(server, $"/uploadista/ws/upload/{UploadId}"), cancellationToken);
+        await Socket.ConnectAsync(new Uri(server.WebSocketUri, $"/uploadista/ws/upload/{UploadId}"), cancellationToken);
         await SendAsync("""{"type":"ping"}""", cancellationToken);
         await ReceiveMessageAsync(cancellationToken); // the pong: joined
     }
@@ -109,14 +110,14 @@ internal sealed class UploadistaClient(int upload, string uploadId, IEventSink s
 /// A client of the SignalR hub, speaking its JSON protocol on a raw WebSocket (no negotiate, as the
 /// SignalR clients do with SkipNegotiation): handshake, join the upload's group, then read invocations.
 /// </summary>
-internal sealed class SignalRClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
+internal sealed class SignalRClient(int upload, string uploadId, IEventSink sink) : WebSocketClient(upload, uploadId, sink)
 {
     private const char RecordSeparator = '\u001e';
     private Timer? _keepAlive;
 
-    public override async Task ConnectAsync(Uri server, CancellationToken cancellationToken)
+    public override async Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken)
     {
-        await Socket.ConnectAsync(new Uri(server, "/events"), cancellationToken);
+        await Socket.ConnectAsync(new Uri(server.WebSocketUri, "/events"), cancellationToken);
         await SendAsync("""{"protocol":"json","version":1}""" + RecordSeparator, cancellationToken);
         await ReceiveMessageAsync(cancellationToken); // {} : handshake done
         await SendAsync($$"""{"type":1,"invocationId":"1","target":"Join","arguments":["{{UploadId}}"]}""" + RecordSeparator, cancellationToken);

@@ -33,7 +33,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server: ours (this program in server mode) or the SignalR one.</summary>
-    /// <param name="system">Which: <see cref="Systems.Uploadista"/> (observed or not) or <see cref="Systems.SignalR"/>.</param>
+    /// <param name="system">Which: <see cref="Systems.Uploadista"/> (observed, or read over SSE, or neither) or <see cref="Systems.SignalR"/>.</param>
     /// <param name="arguments">
     /// The server's arguments but its address: the Redis to use and a fresh prefix, or
     /// <see cref="ServerMode.LocalArguments"/>; then flags such as <see cref="UploadistaServer.DefaultProgressInterval"/>.
@@ -45,7 +45,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         string[] common = ["--urls", $"http://127.0.0.1:{port}", .. arguments];
         var child = system switch
         {
-            Systems.Uploadista => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
+            Systems.Uploadista or Systems.UploadistaSse => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
             Systems.UploadistaObserved => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common, .. UploadistaServer.Telemetry(traces)]),
             _ => Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]),
         };
@@ -134,10 +134,13 @@ internal static class Systems
     /// <summary>Ours with OpenTelemetry listening to its meter and its activity source (<c>--telemetry</c>).</summary>
     public const string UploadistaObserved = "Uploadista.Events+OTel";
 
-    /// <summary>What ours is compared with: SignalR, or itself observed.</summary>
-    public static string Other(LoadOptions options) => options.Telemetry ? UploadistaObserved : SignalR;
+    /// <summary>Ours, the same server, its clients reading Server-Sent Events instead of WebSockets (<c>--sse</c>).</summary>
+    public const string UploadistaSse = "Uploadista.Events over SSE";
 
-    /// <summary>Whether <paramref name="system"/> is Uploadista.Events (observed or not).</summary>
+    /// <summary>What ours is compared with: SignalR, itself observed, or itself over SSE.</summary>
+    public static string Other(LoadOptions options) => options.Sse ? UploadistaSse : options.Telemetry ? UploadistaObserved : SignalR;
+
+    /// <summary>Whether <paramref name="system"/> is Uploadista.Events (observed, over SSE or neither).</summary>
     public static bool IsOurs(string system) => system != SignalR;
 }
 

@@ -3,7 +3,7 @@ using Uploadista.Events.LoadTest;
 
 // The end-to-end load test. One command (see docs/benchmarks.md):
 //   dotnet run -c Release --project benchmarks/Uploadista.Events.LoadTest -- [--quick] [--rounds N] [--seconds S]
-//     [--idle N] [--uploads N] [--telemetry | --telemetry-traces] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle,
+//     [--idle N] [--uploads N] [--telemetry | --telemetry-traces | --sse] [--only flat-out,flat-out-1to1,fixed-20k,fixed-2k,uploads,idle,
 //     local-flat-out,local-flat-out-1to1,local-fixed-20k,local-uploads]
 // Defaults: 3 rounds of 10 s and 5,000 idle sockets; --quick: 1 round of 4 s and 2,000 idle sockets.
 // --uploads N sizes the uploads workloads, whose uploads start over the --seconds; by default 200 start
@@ -14,6 +14,8 @@ using Uploadista.Events.LoadTest;
 // --telemetry compares ours with ours observed (OpenTelemetry collecting its meter; with
 // --telemetry-traces also recording every span of its activity source) instead of with SignalR: what
 // the instruments cost.
+// --sse compares ours with ours read over Server-Sent Events (the same server; each client a GET of
+// /uploadista/sse/upload/{id}) instead of with SignalR: what the other transport costs.
 // "server ..." runs this program as our server instance; the test starts it itself.
 if (args.Length > 0 && args[0] == "server")
 {
@@ -31,10 +33,16 @@ var options = new LoadOptions(
     Uploads: Option("--uploads", Scenario.UploadsPerSecond * seconds),
     Only: Array.IndexOf(args, "--only") is var only and >= 0 && only + 1 < args.Length ? args[only + 1].Split(',') : [],
     Telemetry: args.Contains("--telemetry") || args.Contains("--telemetry-traces"),
-    Traces: args.Contains("--telemetry-traces"));
+    Traces: args.Contains("--telemetry-traces"),
+    Sse: args.Contains("--sse"));
+if (options.Sse && options.Telemetry)
+{
+    Console.Error.WriteLine("--sse and --telemetry each pick what ours is compared with: give one of them.");
+    return 2;
+}
 
 var elapsed = Stopwatch.StartNew();
-Console.WriteLine($"Uploadista.Events load test against SignalR, on Redis and on one instance ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");
+Console.WriteLine($"Uploadista.Events load test against {Systems.Other(options)}, on Redis and on one instance ({(quick ? "quick" : "full")}: {options.Rounds} round(s) of {options.Seconds} s)");
 string report;
 try
 {

@@ -113,13 +113,18 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
         {
             var uploadId = BenchIds.Upload(_run, upload);
             IEventSink sink = scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: Systems.IsOurs(system));
-            BenchClient client = Systems.IsOurs(system) ? new UploadistaClient(upload, uploadId, sink) : new SignalRClient(upload, uploadId, sink);
+            BenchClient client = system switch
+            {
+                Systems.SignalR => new SignalRClient(upload, uploadId, sink),
+                Systems.UploadistaSse => new UploadistaSseClient(upload, uploadId, sink),
+                _ => new UploadistaClient(upload, uploadId, sink),
+            };
             lock (clients)
             {
                 clients.Add(client); // before connecting, so that it is disposed whatever happens
             }
 
-            await client.ConnectAsync(watched.WebSocketUri, cancellation);
+            await client.ConnectAsync(watched, cancellation);
             client.StartReading(stop);
         });
     }

@@ -82,4 +82,4 @@ internal sealed record Scenario(string Name, string Description, ScenarioKind Ki
     }
 }
 
-internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets, int Uploads, string[] Only, bool Telemetry = false, bool Traces = false);
+internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets, int Uploads, string[] Only, bool Telemetry = false, bool Traces = false, bool Sse = false);
