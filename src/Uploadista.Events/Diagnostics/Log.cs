@@ -50,6 +50,12 @@ internal static partial class Log
     [LoggerMessage(108, LogLevel.Error, "The subscription authorizer {Authorizer} threw; the connection is refused with 1011.", EventName = "AuthorizerFailed")]
     public static partial void AuthorizerFailed(ILogger logger, string authorizer, Exception exception);
 
+    [LoggerMessage(109, LogLevel.Information, "Refused a subscription to {Id} on a multiplexed WebSocket connection with {CloseStatus}: {Reason}", EventName = "SubscriptionRefused")]
+    public static partial void SubscriptionRefused(ILogger logger, string id, WebSocketCloseStatus closeStatus, string reason);
+
+    [LoggerMessage(110, LogLevel.Debug, "Multiplexed WebSocket connection opened.", EventName = "MultiplexedOpened")]
+    public static partial void MultiplexedOpened(ILogger logger);
+
     [LoggerMessage(106, LogLevel.Information, "Closing {Count} WebSocket connections: the server is shutting down.", EventName = "ClosingAll")]
     public static partial void ClosingAll(ILogger logger, int count);
 }

@@ -41,7 +41,7 @@ internal sealed class UploadistaMetrics
         _time = time;
         var meter = meterFactory.Create(MeterName);
         meter.CreateObservableUpDownCounter(
-            "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow).");
+            "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow, multiplexed).");
         _connectionDuration = meter.CreateHistogram(
             "uploadista.connection.duration", "s", "How long WebSocket connections lasted, from the accepted handshake to their end.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ConnectionDurations });
@@ -78,10 +78,14 @@ internal sealed class UploadistaMetrics
 
     /// <summary>A connection ended; <paramref name="serverClose"/> is the close the server asked for, if it did.</summary>
     public void ConnectionEnded(SubscriptionKind kind, long started, WebSocketCloseStatus? serverClose)
+        => ConnectionEnded(Tags.Kind(kind), started, serverClose);
+
+    /// <summary>A connection of <paramref name="kind"/> (one of <see cref="Tags.Upload"/>, <see cref="Tags.Flow"/>, <see cref="Tags.Multiplexed"/>) ended.</summary>
+    public void ConnectionEnded(string kind, long started, WebSocketCloseStatus? serverClose)
     {
         if (_connectionDuration.Enabled)
         {
-            _connectionDuration.Record(_time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, Tags.Kind(kind) } });
+            _connectionDuration.Record(_time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, kind } });
         }
 
         if (serverClose is { } status)

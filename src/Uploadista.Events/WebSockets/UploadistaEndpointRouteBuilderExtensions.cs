@@ -10,7 +10,8 @@ public static class UploadistaEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>{prefix}/ws/upload/{uploadId}</c> (the events of one upload, and of the jobs that belong
-    /// to it) and <c>{prefix}/ws/flow/{jobId}</c> (the events of one job), where <c>{prefix}</c> is
+    /// to it), <c>{prefix}/ws/flow/{jobId}</c> (the events of one job) and <c>{prefix}/ws</c> (one socket
+    /// for many uploads and jobs, subscribed by message), where <c>{prefix}</c> is
     /// <see cref="UploadistaEventsOptions.PathPrefix"/> (<c>/uploadista</c> by default).
     /// </summary>
     /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
@@ -65,6 +66,7 @@ public static class UploadistaEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(prefix);
         group.Map("/ws/upload/{uploadId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista upload events");
         group.Map("/ws/flow/{jobId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista flow events");
+        group.Map("/ws", UploadistaWebSocketHandler.HandleMultiplexedAsync).WithDisplayName("Uploadista multiplexed events");
 
         // Connections live as long as the upload; a request timeout policy must not cut them.
         group.DisableRequestTimeout();
