@@ -54,15 +54,17 @@ internal sealed class SocketSubscriptions(
             return false;
         }
 
-        // Their own allowance: a page subscribing to all its uploads at once is not a flood.
+        // Their own allowance, twice the limit a second (subscribe to all, and unsubscribe from all): a
+        // page subscribing to all its uploads at once is not a flood.
         if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
         {
             (_windowStart, _inWindow) = (time.GetTimestamp(), 0);
         }
 
-        if (++_inWindow > options.MaxSubscriptionsPerConnection)
+        var allowance = 2 * options.MaxSubscriptionsPerConnection;
+        if (++_inWindow > allowance)
         {
-            violation = (CloseStatuses.TooManyMessages, $"More than {options.MaxSubscriptionsPerConnection} subscribe and unsubscribe messages a second");
+            violation = (CloseStatuses.TooManyMessages, $"More than {allowance} subscribe and unsubscribe messages a second");
         }
         else if (request.Problem is { } problem)
         {
