@@ -37,7 +37,8 @@ public sealed class MultiplexedSocketTests
         }
 
         // The same JSON as on a socket of its own, plus the channel.
-        await using var own = await server.JoinUploadAsync("a");
+        // (Its retained state is the last progress: the earlier ones are superseded.)
+        await using var own = await TestSocket.ConnectAsync(server.UploadSocketUri("a"));
         var ownFrame = await own.ReceiveTextAsync();
         var muxFrame = frames.Last(f => f.Str("channel") == "upload:a").GetRawText();
         muxFrame.Should().Be(ownFrame[..^1] + ""","channel":"upload:a"}""");
