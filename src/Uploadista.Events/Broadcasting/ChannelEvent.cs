@@ -10,6 +10,8 @@ public sealed class ChannelEvent
 {
     private static ReadOnlySpan<byte> SeqProperty => ",\"seq\":"u8;
 
+    private static ReadOnlySpan<byte> ChannelProperty => ",\"channel\":\""u8;
+
     // The publish time in the frame, read for the publish-to-write metric the first time it is asked
     // for (once per event, whatever the connections): 0 until then, -1 when the frame has none.
     private long _publishedAtTicks;
@@ -18,6 +20,10 @@ public sealed class ChannelEvent
     // and whether it has line breaks), found the first time an event-stream connection asks: once per
     // event, whatever the connections; 0 until then.
     private long _streamLayout;
+
+    // The same event as multiplexed sockets receive it (the frame names its channel), made by the first
+    // such socket and shared by all the others, so the tag costs one allocation per event, not per socket.
+    private ChannelEvent? _tagged;
 
     /// <summary>Initializes a new instance of the <see cref="ChannelEvent"/> class.</summary>
     /// <param name="seq">The event's sequence number in its channel.</param>
@@ -94,6 +100,52 @@ public sealed class ChannelEvent
             return layout;
         }
     }
+
+    /// <summary>Gets whether this is a frame of the multiplexed protocol (an answer to a subscribe), not an event.</summary>
+    internal bool IsControl { get; private init; }
+
+    /// <summary>
+    /// A message of the multiplexed protocol (<c>subscribed</c>, <c>subscription_refused</c>...), queued
+    /// in order with the events; it has no place in any channel.
+    /// </summary>
+    internal static ChannelEvent Control(byte[] frame) => new(long.MaxValue, "control", frame, null) { IsControl = true };
+
+    /// <summary>
+    /// This event as a multiplexed socket receives it: <c>"channel":"upload:abc"</c> after its
+    /// <c>seq</c>, and a conflation key of that channel only (two uploads' progress must not supersede
+    /// each other on one socket). Made once per event; an event is framed for one channel only.
+    /// </summary>
+    internal ChannelEvent ForChannel(string channel)
+    {
+        var tagged = Volatile.Read(ref _tagged);
+        if (tagged is not null && tagged.Channel == channel)
+        {
+            return tagged;
+        }
+
+        var body = Frame.Span[..^1];
+        var frame = new byte[body.Length + ChannelProperty.Length + channel.Length + 2];
+        body.CopyTo(frame);
+        ChannelProperty.CopyTo(frame.AsSpan(body.Length));
+
+        // Channel names are made of id characters (A-Z a-z 0-9 . _ ~ - and the prefix's ':'), so
+        // they need no escaping.
+        System.Text.Encoding.ASCII.GetBytes(channel, frame.AsSpan(body.Length + ChannelProperty.Length));
+        frame[^2] = (byte)'"';
+        frame[^1] = (byte)'}';
+        tagged = new ChannelEvent(Seq, Epoch, frame, ConflationKey is null ? null : string.Concat(channel, "|", ConflationKey))
+        {
+            Channel = channel,
+            _publishedAtTicks = _publishedAtTicks,
+        };
+
+        // Racing sockets may each build one; the first stored is kept, and the others are equal.
+        var stored = Interlocked.CompareExchange(ref _tagged, tagged, null);
+        return stored is not null && stored.Channel == channel ? stored : tagged;
+    }
+
+    /// <summary>Gets the channel a tagged event names (see <see cref="ForChannel"/>), or null.</summary>
+    private string? Channel { get; init; }
 
     /// <summary>Frames <paramref name="publication"/> with sequence number <paramref name="seq"/>.</summary>
     /// <param name="seq">The sequence number assigned to the event.</param>

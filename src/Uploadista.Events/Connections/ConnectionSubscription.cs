@@ -7,11 +7,14 @@ namespace Uploadista.Events;
 /// last seq as this connection knows them. It filters what the sequencer hands it (nothing twice,
 /// nothing of another run) into the connection's <see cref="SendQueue"/>; it keeps no lock of its own,
 /// since the channel's sequencer calls it under its lock. (A connection that carried several channels
-/// would have one of these for each, all feeding one queue.)
+/// would have one of these for each, all feeding one queue: given a <see cref="ChannelTag"/>, it queues
+/// the events as multiplexed sockets receive them, answers the subscribe before its first event, and
+/// ends itself with a frame, not the socket's close, when its channel starts over.)
 /// </summary>
-internal sealed class ConnectionSubscription(SendQueue queue, long since, string? sinceEpoch) : IEventEmitter
+internal sealed class ConnectionSubscription(SendQueue queue, long since, string? sinceEpoch, ChannelTag? tag = null) : IEventEmitter
 {
     private bool _started;
+    private bool _ended;
     private long _lastSeq;
     private volatile string? _epoch;
 
@@ -27,13 +30,14 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
     {
         if (Accept(channelEvent))
         {
-            queue.Add(channelEvent);
+            queue.Add(tag is null ? channelEvent : channelEvent.ForChannel(tag.Channel));
         }
     }
 
     public void CatchUp(RetainedEvents retained, ReadOnlySpan<ChannelEvent> held)
     {
-        if (!_started && !Start(retained, held))
+        var joining = !_started;
+        if (_ended || (joining && !Start(retained, held)))
         {
             return;
         }
@@ -44,6 +48,12 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
         var owed = new List<ChannelEvent>(retained.Events.Count + held.Length);
         var sameRun = held.Length == 0 || retained.Epoch is null || retained.Epoch == held[0].Epoch;
         var r = 0;
+        if (joining && tag is not null)
+        {
+            // The answer to the subscribe goes before the subscription's first event.
+            owed.Add(tag.Subscribed(_epoch, _lastSeq));
+        }
+
         foreach (var live in held)
         {
             while (r < retained.Events.Count && (!sameRun || retained.Events[r].Seq < live.Seq))
@@ -75,7 +85,7 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
         if (held.Length > 0 && retained.Epoch is not null && retained.Epoch != held[0].Epoch)
         {
             // The channel started over during the join, and which run is newer cannot be told.
-            queue.RequestClose(CloseStatuses.StateReset, "The channel started over; reconnect without since");
+            Reset();
             return false;
         }
 
@@ -89,18 +99,41 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
     {
         if (Accept(channelEvent))
         {
-            owed.Add(channelEvent);
+            owed.Add(tag is null ? channelEvent : channelEvent.ForChannel(tag.Channel));
         }
+    }
+
+    /// <summary>
+    /// The channel started over beneath the connection: a socket of its own is closed with 4010; a
+    /// multiplexed subscription is ended with a frame, and the socket's other subscriptions go on.
+    /// </summary>
+    private void Reset()
+    {
+        const string Reason = "The channel started over; reconnect without since";
+        if (tag is null)
+        {
+            queue.RequestClose(CloseStatuses.StateReset, Reason);
+            return;
+        }
+
+        _ended = true;
+        queue.AddCatchUp([tag.Reset(Reason)]);
+        tag.End();
     }
 
     /// <summary>Whether the connection has yet to be sent <paramref name="channelEvent"/>; if so, it is the new last seq.</summary>
     private bool Accept(ChannelEvent channelEvent)
     {
+        if (_ended)
+        {
+            return false;
+        }
+
         if (_epoch is not null && channelEvent.Epoch != _epoch)
         {
             if (_lastSeq > 0)
             {
-                queue.RequestClose(CloseStatuses.StateReset, "The channel started over; reconnect without since");
+                Reset();
                 return false;
             }
 

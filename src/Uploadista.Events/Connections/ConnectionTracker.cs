@@ -21,7 +21,8 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
     private readonly Dictionary<string, int> _perChannel = new(StringComparer.Ordinal);
     private readonly HashSet<OpenConnection> _open = [];
     private int _count;
-    private int _uploads; // of _count, those on upload channels; the others are on flow channels
+    private int _uploads; // of _count, those on upload channels
+    private int _multiplexed; // of _count, multiplexed sockets; the others are on flow channels
     private TaskCompletionSource? _empty;
     private bool _stopping;
 
@@ -52,16 +53,17 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
     /// <summary>Gets the number of admitted connections by kind, for the <c>uploadista.connection.active</c> instrument.</summary>
     public Measurement<int>[] CountByKind()
     {
-        int uploads, flows;
+        int uploads, flows, multiplexed;
         lock (_gate)
         {
-            (uploads, flows) = (_uploads, _count - _uploads);
+            (uploads, flows, multiplexed) = (_uploads, _count - _uploads - _multiplexed, _multiplexed);
         }
 
         return
         [
             new(uploads, new KeyValuePair<string, object?>(Tags.ChannelKind, Tags.Upload)),
             new(flows, new KeyValuePair<string, object?>(Tags.ChannelKind, Tags.Flow)),
+            new(multiplexed, new KeyValuePair<string, object?>(Tags.ChannelKind, Tags.Multiplexed)),
         ];
     }
 
@@ -92,6 +94,45 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
             _uploads += IsUpload(channel) ? 1 : 0;
             _perChannel[channel] = onChannel + 1;
             return new Admission(this, channel);
+        }
+    }
+
+    /// <summary>
+    /// Takes a place for a multiplexed socket (it counts against <see cref="UploadistaEventsOptions.MaxConnections"/>;
+    /// its subscriptions count on their channels, <see cref="TryAdmitSubscription"/>), or returns
+    /// <see langword="null"/> when this instance is full.
+    /// </summary>
+    public Admission? TryAdmitMultiplexed()
+    {
+        lock (_gate)
+        {
+            if (_count >= _maxConnections)
+            {
+                return null;
+            }
+
+            _count++;
+            _multiplexed++;
+            return new Admission(this, null);
+        }
+    }
+
+    /// <summary>
+    /// Takes a place on <paramref name="channel"/> for a multiplexed socket's subscription: it counts
+    /// against <see cref="UploadistaEventsOptions.MaxConnectionsPerChannel"/> as a socket of its own would.
+    /// </summary>
+    public IDisposable? TryAdmitSubscription(string channel)
+    {
+        lock (_gate)
+        {
+            var onChannel = _perChannel.GetValueOrDefault(channel);
+            if (onChannel >= _maxPerChannel)
+            {
+                return null;
+            }
+
+            _perChannel[channel] = onChannel + 1;
+            return new ChannelPlace(this, channel);
         }
     }
 
@@ -172,7 +213,7 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
-    private void Release(string channel, OpenConnection? connection)
+    private void Release(string? channel, OpenConnection? connection)
     {
         TaskCompletionSource? empty = null;
         lock (_gate)
@@ -182,12 +223,16 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
                 _open.Remove(connection);
             }
 
-            if (--_perChannel[channel] == 0)
+            if (channel is null)
             {
-                _perChannel.Remove(channel);
+                _multiplexed--;
+            }
+            else
+            {
+                ReleasePlaceLocked(channel);
+                _uploads -= IsUpload(channel) ? 1 : 0;
             }
 
-            _uploads -= IsUpload(channel) ? 1 : 0;
             if (--_count == 0)
             {
                 empty = _empty;
@@ -196,6 +241,14 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
 
         empty?.TrySetResult();
+    }
+
+    private void ReleasePlaceLocked(string channel)
+    {
+        if (--_perChannel[channel] == 0)
+        {
+            _perChannel.Remove(channel);
+        }
     }
 
     private static bool IsUpload(string channel) => channel.StartsWith(Channels.UploadPrefix, StringComparison.Ordinal);
@@ -224,8 +277,24 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
         }
     }
 
-    /// <summary>A connection's place, held until disposed.</summary>
-    public sealed class Admission(ConnectionTracker tracker, string channel) : IDisposable
+    private sealed class ChannelPlace(ConnectionTracker tracker, string channel) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                lock (tracker._gate)
+                {
+                    tracker.ReleasePlaceLocked(channel);
+                }
+            }
+        }
+    }
+
+    /// <summary>A connection's place (on <paramref name="channel"/>, or a multiplexed socket's when null), held until disposed.</summary>
+    public sealed class Admission(ConnectionTracker tracker, string? channel) : IDisposable
     {
         private OpenConnection? _connection;
         private int _disposed;

@@ -53,6 +53,16 @@ public sealed class UploadistaEventsOptions
     public int MaxConnectionsPerChannel { get; set; } = 1000;
 
     /// <summary>
+    /// Gets or sets how many uploads and jobs one multiplexed socket (<c>{prefix}/ws</c>) may subscribe
+    /// to at once; a subscribe beyond it is refused with a <c>subscription_refused</c> frame (1008), and
+    /// the socket stays open. Twice it is the socket's allowance of subscribe and unsubscribe messages a
+    /// second (more closes it with 1008), counted apart from <see cref="MaxInboundMessagesPerSecond"/>, so
+    /// a page can subscribe to all its uploads at once; it may not exceed <see cref="MaxInboundFramesPerSecond"/>, which still
+    /// counts every frame. The default is 64.
+    /// </summary>
+    public int MaxSubscriptionsPerConnection { get; set; } = 64;
+
+    /// <summary>
     /// Gets or sets how many messages a client may send per second; more closes the connection (1008).
     /// The default is 10.
     /// </summary>

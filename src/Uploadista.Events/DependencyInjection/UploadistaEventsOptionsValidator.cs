@@ -22,6 +22,9 @@ internal sealed class UploadistaEventsOptionsValidator : IValidateOptions<Upload
         CheckRange(result, options.MaxInboundMessagesPerSecond, 1, 100_000, nameof(options.MaxInboundMessagesPerSecond));
         CheckRange(result, options.MaxInboundFramesPerSecond, options.MaxInboundMessagesPerSecond, 1_000_000, nameof(options.MaxInboundFramesPerSecond));
         CheckRange(result, options.MaxInboundBytesPerSecond, options.MaxInboundMessageBytes, int.MaxValue, nameof(options.MaxInboundBytesPerSecond));
+
+        // A page subscribing to all its uploads at once sends that many frames in a second.
+        CheckRange(result, options.MaxSubscriptionsPerConnection, 1, options.MaxInboundFramesPerSecond, nameof(options.MaxSubscriptionsPerConnection));
         foreach (var origin in options.AllowedOrigins)
         {
             if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.PathAndQuery != "/" || origin.EndsWith('/'))

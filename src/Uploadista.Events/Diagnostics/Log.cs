@@ -53,18 +53,24 @@ internal static partial class Log
     [LoggerMessage(108, LogLevel.Error, "The subscription authorizer {Authorizer} threw; the connection is refused with 1011.", EventName = "AuthorizerFailed")]
     public static partial void AuthorizerFailed(ILogger logger, string authorizer, Exception exception);
 
+    [LoggerMessage(109, LogLevel.Information, "Refused a subscription to {Id} on a multiplexed WebSocket connection with {CloseStatus}: {Reason}", EventName = "SubscriptionRefused")]
+    public static partial void SubscriptionRefused(ILogger logger, string id, WebSocketCloseStatus closeStatus, string reason);
+
+    [LoggerMessage(110, LogLevel.Debug, "Multiplexed WebSocket connection opened.", EventName = "MultiplexedOpened")]
+    public static partial void MultiplexedOpened(ILogger logger);
+
     [LoggerMessage(106, LogLevel.Information, "Closing {Count} WebSocket connections: the server is shutting down.", EventName = "ClosingAll")]
     public static partial void ClosingAll(ILogger logger, int count);
 
-    [LoggerMessage(110, LogLevel.Debug, "Server-Sent Events stream opened on channel {Channel} (since {Since}).", EventName = "EventStreamOpened")]
+    [LoggerMessage(120, LogLevel.Debug, "Server-Sent Events stream opened on channel {Channel} (since {Since}).", EventName = "EventStreamOpened")]
     public static partial void EventStreamOpened(ILogger logger, string channel, long since);
 
-    [LoggerMessage(111, LogLevel.Debug, "Server-Sent Events stream on channel {Channel} ended.", EventName = "EventStreamEnded")]
+    [LoggerMessage(121, LogLevel.Debug, "Server-Sent Events stream on channel {Channel} ended.", EventName = "EventStreamEnded")]
     public static partial void EventStreamEnded(ILogger logger, string channel);
 
-    [LoggerMessage(112, LogLevel.Information, "Ending Server-Sent Events stream on channel {Channel} with a close event ({CloseStatus}).", EventName = "EventStreamClosedByServer")]
+    [LoggerMessage(122, LogLevel.Information, "Ending Server-Sent Events stream on channel {Channel} with a close event ({CloseStatus}).", EventName = "EventStreamClosedByServer")]
     public static partial void EventStreamClosedByServer(ILogger logger, string channel, WebSocketCloseStatus closeStatus);
 
-    [LoggerMessage(113, LogLevel.Information, "Refused a Server-Sent Events stream on channel {Channel} ({CloseStatus} as an HTTP status): {Reason}", EventName = "EventStreamRefused")]
+    [LoggerMessage(123, LogLevel.Information, "Refused a Server-Sent Events stream on channel {Channel} ({CloseStatus} as an HTTP status): {Reason}", EventName = "EventStreamRefused")]
     public static partial void EventStreamRefused(ILogger logger, string channel, WebSocketCloseStatus closeStatus, string reason);
 }

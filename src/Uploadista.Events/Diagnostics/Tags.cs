@@ -23,6 +23,9 @@ internal static class Tags
     public const string Upload = "upload";
     public const string Flow = "flow";
 
+    /// <summary>The kind of a multiplexed socket (<c>{prefix}/ws</c>), whatever its subscriptions.</summary>
+    public const string Multiplexed = "multiplexed";
+
     public static string Kind(SubscriptionKind kind) => kind == SubscriptionKind.Upload ? Upload : Flow;
 
     /// <summary>The kind of a channel named by <see cref="Channels"/>.</summary>

@@ -50,7 +50,7 @@ internal sealed class UploadistaMetrics
         _time = time;
         var meter = meterFactory.Create(MeterName);
         meter.CreateObservableUpDownCounter(
-            "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow).");
+            "uploadista.connection.active", tracker.CountByKind, "{connection}", "WebSocket connections open on this instance, by kind (upload, flow, multiplexed).");
         _connectionDuration = meter.CreateHistogram(
             "uploadista.connection.duration", "s", "How long WebSocket connections lasted, from the accepted handshake to their end.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ConnectionDurations });
@@ -97,11 +97,15 @@ internal sealed class UploadistaMetrics
     /// <paramref name="transport"/> is one of <see cref="Tags.Transport"/>.
     /// </summary>
     public void ConnectionEnded(SubscriptionKind kind, long started, WebSocketCloseStatus? serverClose, string transport = Tags.Transport.WebSocket)
+        => ConnectionEnded(Tags.Kind(kind), started, serverClose, transport);
+
+    /// <summary>A connection of <paramref name="kind"/> (one of <see cref="Tags.Upload"/>, <see cref="Tags.Flow"/>, <see cref="Tags.Multiplexed"/>) ended.</summary>
+    public void ConnectionEnded(string kind, long started, WebSocketCloseStatus? serverClose, string transport = Tags.Transport.WebSocket)
     {
         if (_connectionDuration.Enabled)
         {
             _connectionDuration.Record(
-                _time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, Tags.Kind(kind) }, { Tags.TransportName, transport } });
+                _time.GetElapsedTime(started).TotalSeconds, new TagList { { Tags.ChannelKind, kind }, { Tags.TransportName, transport } });
         }
 
         if (serverClose is { } status)

@@ -70,6 +70,23 @@ public sealed class SubscriptionRequest
         Id = id;
     }
 
+    /// <summary>
+    /// Initializes a new instance of the <see cref="SubscriptionRequest"/> class for a subscription
+    /// that carries its own token, as a <c>subscribe</c> message on a multiplexed socket does.
+    /// </summary>
+    /// <param name="httpContext">The upgrade request of the socket.</param>
+    /// <param name="kind">Whether an upload or a job is asked for.</param>
+    /// <param name="id">The upload id or job id.</param>
+    /// <param name="token">The subscription's token, or <see langword="null"/> if it has none; <see cref="Token"/> returns it instead of the query's.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="httpContext"/> or <paramref name="id"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not 1 to 128 characters of <c>A-Z a-z 0-9 . _ ~ -</c>.</exception>
+    public SubscriptionRequest(HttpContext httpContext, SubscriptionKind kind, string id, string? token)
+        : this(httpContext, kind, id)
+    {
+        _ownToken = true;
+        _token = token;
+    }
+
     /// <summary>Gets the upgrade request: its user, headers, cookies and query.</summary>
     public HttpContext HttpContext { get; }
 
@@ -80,8 +97,13 @@ public sealed class SubscriptionRequest
     public string Id { get; }
 
     /// <summary>
-    /// Gets the <c>token</c> query parameter, or <see langword="null"/>. Browsers cannot set headers on a
-    /// WebSocket, so credentials for one come in the URL.
+    /// Gets the subscription's token, or <see langword="null"/>: the <c>token</c> query parameter of a
+    /// socket of its own (browsers cannot set headers on a WebSocket, so credentials for one come in the
+    /// URL), or the <c>token</c> of a <c>subscribe</c> message on a multiplexed socket (never the query's
+    /// there: each subscription brings its own).
     /// </summary>
-    public string? Token => HttpContext.Request.Query["token"] is { Count: 1 } token ? token[0] : null;
+    public string? Token => _ownToken ? _token : HttpContext.Request.Query["token"] is { Count: 1 } token ? token[0] : null;
+
+    private readonly bool _ownToken;
+    private readonly string? _token;
 }

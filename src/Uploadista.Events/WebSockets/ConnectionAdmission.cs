@@ -88,15 +88,24 @@ internal sealed class ConnectionAdmission(
             : Verdict.Refused(request, CloseStatuses.TryAgainLater, "Too many connections; try again later") with { RefusalReason = Tags.Refusal.Limit };
     }
 
+    /// <summary>Whether the request's <c>Origin</c> (if any) is one of the allowed origins (if any are set).</summary>
+    public bool IsOriginAllowed(HttpContext context)
+        => _allowedOrigins.Count == 0 || context.Request.Headers.Origin is not { Count: > 0 } origin || _allowedOrigins.Contains(origin.ToString());
+
     /// <summary>The allowed origins, then every authorizer; the first refusal wins.</summary>
     private async ValueTask<(WebSocketCloseStatus Status, string Reason, string Tag)?> AuthorizeAsync(HttpContext context, ConnectionRequest request, CancellationToken aborted)
     {
-        if (_allowedOrigins.Count > 0 && context.Request.Headers.Origin is { Count: > 0 } origin && !_allowedOrigins.Contains(origin.ToString()))
+        if (!IsOriginAllowed(context))
         {
             return (CloseStatuses.Forbidden, "Origin not allowed", Tags.Refusal.Origin);
         }
 
-        var subscription = new SubscriptionRequest(context, request.Kind, request.Id);
+        return await AuthorizeAsync(new SubscriptionRequest(context, request.Kind, request.Id), aborted);
+    }
+
+    /// <summary>Every authorizer, on one subscription (of a socket of its own, or of a multiplexed socket); the first refusal wins.</summary>
+    public async ValueTask<(WebSocketCloseStatus Status, string Reason, string Tag)?> AuthorizeAsync(SubscriptionRequest subscription, CancellationToken aborted)
+    {
         foreach (var authorizer in _authorizers)
         {
             SubscriptionDecision decision;

@@ -8,8 +8,12 @@ namespace Uploadista.Events;
 /// anything else closes the connection. Messages are limited in size and rate; frames and bytes are
 /// limited per second too, by the transport's <see cref="InboundMeter"/> where it is captured, and
 /// here, per receive, where it is not (there the WebSocket answers pings without telling us).
+/// A multiplexed socket passes a <paramref name="handler"/> for its subscribe and unsubscribe messages,
+/// which have an allowance of their own: only the messages it does not claim count against
+/// <see cref="UploadistaEventsOptions.MaxInboundMessagesPerSecond"/>.
 /// </summary>
-internal sealed class InboundReader(WebSocket socket, SendQueue queue, UploadistaEventsOptions options, TimeProvider time, InboundBudget? budget)
+internal sealed class InboundReader(
+    WebSocket socket, SendQueue queue, UploadistaEventsOptions options, TimeProvider time, InboundBudget? budget, ClientMessageHandler? handler = null)
 {
     private long _windowStart = time.GetTimestamp();
     private int _messagesInWindow;
@@ -33,15 +37,10 @@ internal sealed class InboundReader(WebSocket socket, SendQueue queue, Uploadist
                 return flood;
             }
 
-            if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
+            // With a handler, a message is counted once it is known not to be the handler's.
+            if (handler is null && CountMessage() is { } tooMany)
             {
-                _windowStart = time.GetTimestamp();
-                _messagesInWindow = 0;
-            }
-
-            if (++_messagesInWindow > options.MaxInboundMessagesPerSecond)
-            {
-                return (CloseStatuses.TooManyMessages, $"More than {options.MaxInboundMessagesPerSecond} messages a second");
+                return tooMany;
             }
 
             if (next.MessageType == WebSocketMessageType.Binary)
@@ -91,6 +90,19 @@ internal sealed class InboundReader(WebSocket socket, SendQueue queue, Uploadist
         }
     }
 
+    private (WebSocketCloseStatus Status, string Reason)? CountMessage()
+    {
+        if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
+        {
+            _windowStart = time.GetTimestamp();
+            _messagesInWindow = 0;
+        }
+
+        return ++_messagesInWindow > options.MaxInboundMessagesPerSecond
+            ? (CloseStatuses.TooManyMessages, $"More than {options.MaxInboundMessagesPerSecond} messages a second")
+            : null;
+    }
+
     /// <summary>Reads the rest of one text message and acts on it.</summary>
     /// <returns>The close for a violation; <see cref="CloseStatuses.Normal"/> if the client closed mid-message; null if the message was fine.</returns>
     private async ValueTask<(WebSocketCloseStatus Status, string Reason)?> ReadMessageAsync(CancellationToken aborted)
@@ -130,6 +142,16 @@ internal sealed class InboundReader(WebSocket socket, SendQueue queue, Uploadist
                 return (CloseStatuses.InvalidJson, "Messages must be JSON");
             }
 
+            if (handler is not null && handler(buffer.AsSpan(0, length), out var handled))
+            {
+                return handled;
+            }
+
+            if (handler is not null && CountMessage() is { } tooMany)
+            {
+                return tooMany;
+            }
+
             if (isPing)
             {
                 queue.RequestPong();
@@ -143,3 +165,7 @@ internal sealed class InboundReader(WebSocket socket, SendQueue queue, Uploadist
         }
     }
 }
+
+/// <summary>Acts on a client's message if it is one of the handler's; <paramref name="violation"/> is then the close to send, if any.</summary>
+/// <returns>Whether the message was the handler's.</returns>
+internal delegate bool ClientMessageHandler(ReadOnlySpan<byte> message, out (WebSocketCloseStatus Status, string Reason)? violation);

@@ -11,7 +11,8 @@ public static class UploadistaEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>{prefix}/ws/upload/{uploadId}</c> (the events of one upload, and of the jobs that belong
-    /// to it) and <c>{prefix}/ws/flow/{jobId}</c> (the events of one job), where <c>{prefix}</c> is
+    /// to it), <c>{prefix}/ws/flow/{jobId}</c> (the events of one job) and <c>{prefix}/ws</c> (one socket
+    /// for many uploads and jobs, subscribed by message), where <c>{prefix}</c> is
     /// <see cref="UploadistaEventsOptions.PathPrefix"/> (<c>/uploadista</c> by default), and the same
     /// streams as Server-Sent Events (<c>text/event-stream</c>) at <c>{prefix}/sse/upload/{uploadId}</c>
     /// and <c>{prefix}/sse/flow/{jobId}</c>, for clients whose network breaks WebSockets.
@@ -71,6 +72,7 @@ public static class UploadistaEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup(prefix);
         group.Map("/ws/upload/{uploadId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista upload events");
         group.Map("/ws/flow/{jobId?}", UploadistaWebSocketHandler.HandleAsync).WithDisplayName("Uploadista flow events");
+        group.Map("/ws", UploadistaWebSocketHandler.HandleMultiplexedAsync).WithDisplayName("Uploadista multiplexed events");
 
         // The same streams as Server-Sent Events, for networks that break WebSockets: mapped with them,
         // so that a client's fallback always finds them, under the same conventions.

@@ -35,4 +35,9 @@ public static class UploadistaWebSocketHandler
             ?? throw new InvalidOperationException(MissingServicesMessage);
         return handler.HandleAsync(context);
     }
+
+    /// <summary>Serves the multiplexed socket of <c>{prefix}/ws</c>, mapped by <c>MapUploadistaWebSockets()</c>.</summary>
+    internal static Task HandleMultiplexedAsync(HttpContext context)
+        => (context.RequestServices.GetService<WebSocketConnectionHandler>() ?? throw new InvalidOperationException(MissingServicesMessage))
+            .HandleMultiplexedAsync(context);
 }

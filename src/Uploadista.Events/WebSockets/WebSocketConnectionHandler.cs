@@ -23,6 +23,8 @@ internal sealed class WebSocketConnectionHandler
     private readonly WebSocketConnection _connection;
     private readonly ILogger<WebSocketConnectionHandler> _logger;
     private readonly RequestDelegate _pipeline;
+    private readonly RequestDelegate _multiplexedPipeline;
+    private readonly MultiplexedConnection _multiplexed;
 
     public WebSocketConnectionHandler(
         ConnectionAdmission admission,
@@ -37,6 +39,8 @@ internal sealed class WebSocketConnectionHandler
         _tracker = tracker;
         _logger = loggerFactory.CreateLogger<WebSocketConnectionHandler>();
         _connection = new WebSocketConnection(registry, options.Value, time, _logger, metrics);
+        _multiplexed = new MultiplexedConnection(admission, tracker, registry, options.Value, time, _logger, metrics);
+        _metrics = metrics;
 
         // The WebSocket middleware runs in front of this handler only, so the application needs no
         // app.UseWebSockets(), and keep-alive pings follow our options.
@@ -46,14 +50,22 @@ internal sealed class WebSocketConnectionHandler
             KeepAliveTimeout = options.Value.KeepAliveTimeout,
         };
         _pipeline = new WebSocketMiddleware(HandleCoreAsync, Options.Create(webSockets), loggerFactory).Invoke;
+        _multiplexedPipeline = new WebSocketMiddleware(HandleMultiplexedCoreAsync, Options.Create(webSockets), loggerFactory).Invoke;
     }
 
-    public async Task HandleAsync(HttpContext context)
+    private readonly UploadistaMetrics _metrics;
+
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, _pipeline);
+
+    /// <summary>Serves <c>{prefix}/ws</c>, the multiplexed socket.</summary>
+    public Task HandleMultiplexedAsync(HttpContext context) => HandleAsync(context, _multiplexedPipeline);
+
+    private static async Task HandleAsync(HttpContext context, RequestDelegate pipeline)
     {
         TransportCapture.Install(context);
         try
         {
-            await _pipeline(context);
+            await pipeline(context);
         }
         catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is IOException or OperationCanceledException or WebSocketException)
         {
@@ -85,8 +97,13 @@ internal sealed class WebSocketConnectionHandler
             return;
         }
 
-        var (status, reason) = (verdict.CloseStatus!.Value, verdict.CloseReason!);
-        Log.Refused(_logger, request.Channel, status, reason);
+        await RefuseSocketAsync(context, request.Channel, verdict.CloseStatus!.Value, verdict.CloseReason!);
+    }
+
+    /// <summary>Upgrades and closes with the refusal at once, or answers with an HTTP status while too many are being refused.</summary>
+    private async Task RefuseSocketAsync(HttpContext context, string channel, WebSocketCloseStatus status, string reason)
+    {
+        Log.Refused(_logger, channel, status, reason);
         using var refusal = _tracker.TryBeginRefusal();
         if (refusal is null)
         {
@@ -98,6 +115,46 @@ internal sealed class WebSocketConnectionHandler
 
         using var refused = await context.WebSockets.AcceptWebSocketAsync();
         await CloseRefusedAsync(refused, status, reason, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// A multiplexed socket is admitted on its origin and the instance's limit only: its subscriptions
+    /// are authorized one by one as they come, and refused with a frame, not a close.
+    /// </summary>
+    private async Task HandleMultiplexedCoreAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            await RefuseAsync(context, StatusCodes.Status426UpgradeRequired, "websocket_required",
+                "This endpoint streams events over a WebSocket; connect with a WebSocket client.");
+            return;
+        }
+
+        if (_tracker.IsStopping)
+        {
+            _metrics.Refused(Tags.Refusal.ShuttingDown);
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting_down", "The server is shutting down; connect again.");
+            return;
+        }
+
+        var (status, reason, tag) = _admission.IsOriginAllowed(context)
+            ? (CloseStatuses.TryAgainLater, "Too many connections; try again later", Tags.Refusal.Limit)
+            : (CloseStatuses.Forbidden, "Origin not allowed", Tags.Refusal.Origin);
+        if (tag == Tags.Refusal.Limit && _tracker.TryAdmitMultiplexed() is { } admission)
+        {
+            using (admission)
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                var transport = context.Features.Get<TransportCapture>()?.Stream;
+                await _multiplexed.RunAsync(context, socket, transport, admission, context.RequestAborted);
+            }
+
+            return;
+        }
+
+        _metrics.Refused(tag);
+        await RefuseSocketAsync(context, "(multiplexed)", status, reason);
     }
 
     /// <summary>Closes a refused socket: the close frame, then the client's answer or one second.</summary>
