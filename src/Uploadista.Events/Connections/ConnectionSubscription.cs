@@ -15,6 +15,7 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
 {
     private bool _started;
     private bool _ended;
+    private bool _collecting; // a catch-up is gathering what is owed: a reset met meanwhile is sent after it
     private long _lastSeq;
     private volatile string? _epoch;
 
@@ -54,6 +55,7 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
             owed.Add(tag.Subscribed(_epoch, _lastSeq));
         }
 
+        _collecting = true;
         foreach (var live in held)
         {
             while (r < retained.Events.Count && (!sameRun || retained.Events[r].Seq < live.Seq))
@@ -69,7 +71,13 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
             Owe(owed, retained.Events[r++]);
         }
 
+        _collecting = false;
         queue.AddCatchUp(owed);
+        if (_ended && tag is not null)
+        {
+            // The channel started over among the owed events: the end follows what went before it.
+            End(tag);
+        }
     }
 
     public void Close(WebSocketCloseStatus status, string description) => queue.RequestClose(status, description);
@@ -109,16 +117,23 @@ internal sealed class ConnectionSubscription(SendQueue queue, long since, string
     /// </summary>
     private void Reset()
     {
-        const string Reason = "The channel started over; reconnect without since";
         if (tag is null)
         {
-            queue.RequestClose(CloseStatuses.StateReset, Reason);
+            queue.RequestClose(CloseStatuses.StateReset, "The channel started over; reconnect without since");
             return;
         }
 
         _ended = true;
-        queue.AddCatchUp([tag.Reset(Reason)]);
-        tag.End();
+        if (!_collecting)
+        {
+            End(tag);
+        }
+    }
+
+    private void End(ChannelTag channelTag)
+    {
+        queue.AddCatchUp([channelTag.Reset("The channel started over; reconnect without since")]);
+        channelTag.End();
     }
 
     /// <summary>Whether the connection has yet to be sent <paramref name="channelEvent"/>; if so, it is the new last seq.</summary>

@@ -72,7 +72,7 @@ internal sealed class ConnectionWriter(SendQueue queue, IFrameWriter writer, Fun
                 }
 
                 await writer.WriteAsync(pong, batch.AsMemory(0, next.Count), cancellationToken);
-                metrics?.Written(next.Count);
+                metrics?.Written(batch.AsSpan(0, next.Count));
             }
             finally
             {

@@ -10,7 +10,7 @@ namespace Uploadista.Events;
 /// consumer (4008). Catch-up events (retained ones a join or a restore hands over) do not count
 /// against the capacity, so a late join never ends in 4008 for what it was owed.
 /// </summary>
-internal sealed class SendQueue(int capacity, UploadistaMetrics? metrics = null)
+internal sealed class SendQueue(int capacity, UploadistaMetrics? metrics = null, int maxCatchUp = int.MaxValue)
 {
     private const int InitialSize = 8;
 
@@ -97,6 +97,14 @@ internal sealed class SendQueue(int capacity, UploadistaMetrics? metrics = null)
 
             foreach (var channelEvent in events)
             {
+                if (_catchUp >= maxCatchUp)
+                {
+                    // Owed more than any honest client could be (a multiplexed socket that subscribes
+                    // over and over without reading).
+                    RequestCloseLocked(CloseStatuses.SlowConsumer, "Slow consumer; reconnect with since");
+                    break;
+                }
+
                 EnqueueLocked(channelEvent, catchUp: true);
             }
 
@@ -226,7 +234,7 @@ internal sealed class SendQueue(int capacity, UploadistaMetrics? metrics = null)
             _head = 0;
         }
 
-        _ring[(_head + _count) % _ring.Length] = new Slot(channelEvent, catchUp, metrics?.QueueTimestamp() ?? 0);
+        _ring[(_head + _count) % _ring.Length] = new Slot(channelEvent, catchUp, metrics?.QueueTimestamp(channelEvent) ?? 0);
         _count++;
         _catchUp += catchUp ? 1 : 0;
     }

@@ -154,7 +154,12 @@ internal sealed class UploadistaMetrics
     }
 
     /// <summary>Gets the time an event enters a connection's queue, or 0 when nobody listens or it is not in the sample.</summary>
-    public long QueueTimestamp() => (_queueDuration.Enabled || _publishToWrite.Enabled) && Sampled() ? _time.GetTimestamp() : 0;
+    /// <remarks>
+    /// Sampled by the event's seq, not by a counter: a fan-out queues one event for every connection
+    /// of its channel in turn, and a counter would sample the same few connections every time.
+    /// </remarks>
+    public long QueueTimestamp(ChannelEvent channelEvent)
+        => (_queueDuration.Enabled || _publishToWrite.Enabled) && channelEvent.Seq % HistogramSampling == 0 ? _time.GetTimestamp() : 0;
 
     /// <summary>
     /// An event left its connection's queue for the writer, which writes it now: how long it waited
@@ -175,13 +180,22 @@ internal sealed class UploadistaMetrics
         }
     }
 
-    /// <summary>A connection's writer wrote <paramref name="count"/> events.</summary>
-    public void Written(int count)
+    /// <summary>A connection's writer wrote <paramref name="written"/>.</summary>
+    public void Written(ReadOnlySpan<ChannelEvent?> written)
     {
-        if (count > 0 && _delivered.Enabled)
+        if (written.IsEmpty || !_delivered.Enabled)
         {
-            Interlocked.Add(ref _deliveredCount, count);
+            return;
         }
+
+        // Events only: the answers of a multiplexed socket (subscribed, unsubscribed...) are no delivery.
+        var count = 0;
+        foreach (var channelEvent in written)
+        {
+            count += channelEvent!.IsControl ? 0 : 1;
+        }
+
+        Interlocked.Add(ref _deliveredCount, count);
     }
 
     /// <summary>Progress was dropped, superseded by newer progress; <paramref name="site"/> is one of <see cref="Tags.Site"/>.</summary>

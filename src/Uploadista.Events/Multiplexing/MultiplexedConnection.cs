@@ -27,7 +27,10 @@ internal sealed class MultiplexedConnection(
         Log.MultiplexedOpened(logger);
         var started = metrics?.ConnectionStarted() ?? 0;
         WebSocketCloseStatus? serverClose = null;
-        var queue = new SendQueue(options.SendQueueCapacity, metrics);
+        // Catch-up does not count against the capacity (50 late joins are no slow consumer), but it is
+        // bounded: all the retained events of every subscription the socket may hold, and their answers.
+        var maxCatchUp = (int)Math.Min(int.MaxValue, (long)options.MaxSubscriptionsPerConnection * (options.MaxRetainedEventsPerChannel + 2));
+        var queue = new SendQueue(options.SendQueueCapacity, metrics, maxCatchUp);
 
         // Sending starts at once: pongs and answers go out before any subscription has joined.
         queue.AddCatchUp([]);

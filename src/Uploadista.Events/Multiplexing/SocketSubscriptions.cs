@@ -114,7 +114,7 @@ internal sealed class SocketSubscriptions(
             {
                 refusal = "Already subscribed; unsubscribe first";
             }
-            else if (_entries.Count >= options.MaxSubscriptionsPerConnection)
+            else if (_entries.Count + _leaving.Count >= options.MaxSubscriptionsPerConnection)
             {
                 refusal = $"More than {options.MaxSubscriptionsPerConnection} subscriptions on one connection";
             }
@@ -127,7 +127,8 @@ internal sealed class SocketSubscriptions(
 
         if (entry is null)
         {
-            Refuse(request, WebSocketCloseStatus.PolicyViolation, refusal!, Tags.Refusal.Limit);
+            // The client's own mistake (a duplicate, too many on its socket), not the instance's limits.
+            Refuse(request, WebSocketCloseStatus.PolicyViolation, refusal!, Tags.Refusal.InvalidRequest);
             return;
         }
 
@@ -192,13 +193,20 @@ internal sealed class SocketSubscriptions(
 
             if (_entries.Remove(channel, out entry))
             {
-                _leaving[channel] = LeaveAsync(entry, answer: true, request);
-                return;
+                _leaving[channel] = entry.Left.Task;
             }
         }
 
+        if (entry is not null)
+        {
+            // Outside the socket's lock: leaving takes the channel's lock, under which a channel that
+            // starts over takes the socket's (EndedByChannel).
+            _ = LeaveAsync(entry, answer: true, request);
+            return;
+        }
+
         // Not subscribed (or already ended): the answer is the same, so unsubscribing is idempotent.
-        queue.AddCatchUp([ControlFrames.Unsubscribed(request.Kind, request.Id!)]);
+        Answer(ControlFrames.Unsubscribed(request.Kind, request.Id!));
     }
 
     /// <summary>
@@ -227,15 +235,18 @@ internal sealed class SocketSubscriptions(
 
         if (answer)
         {
-            queue.AddCatchUp([ControlFrames.Unsubscribed(request.Kind, request.Id!)]);
-            lock (_gate)
+            Answer(ControlFrames.Unsubscribed(request.Kind, request.Id!));
+        }
+
+        lock (_gate)
+        {
+            if (_leaving.TryGetValue(entry.Channel, out var leaving) && leaving == entry.Left.Task)
             {
-                if (_leaving.TryGetValue(entry.Channel, out var leaving) && leaving.IsCompleted)
-                {
-                    _leaving.Remove(entry.Channel);
-                }
+                _leaving.Remove(entry.Channel);
             }
         }
+
+        entry.Left.TrySetResult();
     }
 
     /// <summary>The channel started over beneath the subscription, which has sent its own frame; called under the channel's lock, so the leave runs apart.</summary>
@@ -273,8 +284,14 @@ internal sealed class SocketSubscriptions(
     {
         Log.SubscriptionRefused(logger, request.Id ?? "(none)", status, reason);
         metrics?.Refused(tag);
-        queue.AddCatchUp([ControlFrames.Refused(request.Kind, request.Id, status, reason)]);
+        Answer(ControlFrames.Refused(request.Kind, request.Id, status, reason));
     }
+
+    /// <summary>
+    /// Queues an answer as a live frame, counted against the queue's capacity: a client that sends
+    /// messages and reads no answers is a slow consumer (4008) like any other.
+    /// </summary>
+    private void Answer(ChannelEvent frame) => queue.Add(frame);
 
     private sealed class Entry(string channel, CancellationTokenSource cancel)
     {
@@ -285,5 +302,8 @@ internal sealed class SocketSubscriptions(
         public TaskCompletionSource<IAsyncDisposable?> Joined { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public IDisposable? Place { get; set; }
+
+        /// <summary>Gets a task that completes once the subscription has left its channel.</summary>
+        public TaskCompletionSource Left { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
