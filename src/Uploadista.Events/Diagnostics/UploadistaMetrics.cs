@@ -42,8 +42,13 @@ internal sealed class UploadistaMetrics
     private readonly Counter<long> _catchUpReads;
     private int _catchingUp;
 
+    // A counter per sampling site: with one shared counter, two sites that alternate on a thread
+    // (publish, then enqueue) alias, and one of them can get every sampled count and the other none.
     [ThreadStatic]
-    private static uint t_sampleCounter;
+    private static uint t_publishSamples;
+
+    [ThreadStatic]
+    private static uint t_queueSamples;
 
     public UploadistaMetrics(IMeterFactory meterFactory, TimeProvider time, ConnectionTracker tracker)
     {
@@ -141,7 +146,7 @@ internal sealed class UploadistaMetrics
     }
 
     /// <summary>Gets a timestamp to measure a publish from, or 0 when nobody listens.</summary>
-    public long PublishStarting() => _publishDuration.Enabled && Sampled() ? _time.GetTimestamp() : 0;
+    public long PublishStarting() => _publishDuration.Enabled && Sampled(ref t_publishSamples) ? _time.GetTimestamp() : 0;
 
     public void PublishEnded(long started, string broadcaster, string outcome)
     {
@@ -154,7 +159,7 @@ internal sealed class UploadistaMetrics
     }
 
     /// <summary>Gets the time an event enters a connection's queue, or 0 when nobody listens or it is not in the sample.</summary>
-    public long QueueTimestamp() => (_queueDuration.Enabled || _publishToWrite.Enabled) && Sampled() ? _time.GetTimestamp() : 0;
+    public long QueueTimestamp() => (_queueDuration.Enabled || _publishToWrite.Enabled) && Sampled(ref t_queueSamples) ? _time.GetTimestamp() : 0;
 
     /// <summary>
     /// An event left its connection's queue for the writer, which writes it now: how long it waited
@@ -206,8 +211,8 @@ internal sealed class UploadistaMetrics
         }
     }
 
-    /// <summary>Whether this measurement is in the sample: one in <see cref="HistogramSampling"/>, counted per thread (no shared state).</summary>
-    private bool Sampled() => ++t_sampleCounter % HistogramSampling == 0;
+    /// <summary>Whether this measurement is in the sample: one in <see cref="HistogramSampling"/>, counted per thread and site (no shared state).</summary>
+    private bool Sampled(ref uint counter) => ++counter % HistogramSampling == 0;
 
     private IEnumerable<Measurement<long>> ObservePublished()
     {

@@ -74,7 +74,9 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
         var page = await OpenPageAsync(app, fakeClock: true);
         await page.Locator("#files").SetInputFilesAsync([File("offline.bin", 300_000)]);
         var card = page.Locator(".upload");
-        await Eventually.HoldsAsync(() => app.Services.GetRequiredService<ConnectionTracker>().Count == 1, "the page's socket is open");
+        // Subscribed, not only accepted: a socket dropped before the page saw it open would count as
+        // one that cannot be opened, and move the page to Server-Sent Events.
+        await Eventually.HoldsAsync(async () => app.Services.GetRequiredService<ConnectionTracker>().Count == 1 && await page.EvaluateAsync<bool>("() => [...window.uploadista.tracker.uploads.values()].every((u) => u.connection === 'open')"), "the page's socket is open and subscribed");
 
         await _context.SetOfflineAsync(true);
         await Eventually.HoldsAsync(async () => !await page.EvaluateAsync<bool>("() => navigator.onLine"), "the page knows it is offline");
