@@ -1,10 +1,12 @@
 // Uploadista.Events browser client: tracks many uploads at once, each with its processing flow,
-// through the subscriptions of an UploadistaEvents client. Exported by uploadista-events.js, whose
-// .d.ts describes it.
+// through one multiplexed WebSocket of an UploadistaEvents client (or one subscription per upload over
+// Server-Sent Events). Exported by uploadista-events.js, whose .d.ts describes it.
+import { MultiplexedSocket } from "./multiplexed-socket.js";
 
 /**
- * Tracks many uploads at once, each with its processing flow: one subscription per upload, and a
- * plain state object per upload that the page renders.
+ * Tracks many uploads at once, each with its processing flow: one subscription per upload, all on one
+ * WebSocket ({prefix}/ws) unless the client uses Server-Sent Events, and a plain state object per
+ * upload that the page renders.
  *
  * State: { uploadId, name, status, progress, bytesUploaded, totalBytes, url, error,
  *          connection, refusal, flow: { jobId, name, status, nodes: Map(nodeId → {name, progress}),
@@ -15,11 +17,16 @@ export class UploadTracker {
   /**
    * @param {import("./uploadista-events.js").UploadistaEvents} client
    * @param {(upload: object, message?: object) => void} onChange Called after every change of an upload.
+   * @param {object} [options]
+   * @param {boolean} [options.multiplex] false: a WebSocket per upload, as before {prefix}/ws (default true).
    */
-  constructor(client, onChange = () => {}) {
+  constructor(client, onChange = () => {}, { multiplex = true } = {}) {
     this.client = client;
     this.onChange = onChange;
     this.uploads = new Map();
+    this.multiplex = multiplex;
+    this.handlers = new Map(); // uploadId → the handlers its subscription was made with
+    this.socket = null; // the MultiplexedSocket, made with the first upload that uses it
   }
 
   /** Starts tracking an upload. Open it before sending the bytes; events retained meanwhile arrive anyway. */
@@ -29,7 +36,7 @@ export class UploadTracker {
       url: null, error: null, connection: "connecting", refusal: null, flow: null,
     };
     this.uploads.set(uploadId, upload);
-    upload.subscription = this.client.watchUpload(uploadId, {
+    const handlers = {
       token,
       onEvent: (message) => {
         apply(upload, message);
@@ -44,9 +51,31 @@ export class UploadTracker {
         }
         this.onChange(upload);
       },
-    });
+    };
+    this.handlers.set(uploadId, handlers);
+    upload.subscription = this.watch(uploadId, handlers);
     this.onChange(upload);
     return upload;
+  }
+
+  /** One socket for all (fewer connections, one handshake) wherever the client would use a WebSocket. */
+  watch(uploadId, handlers) {
+    const { client } = this;
+    if (!this.multiplex || client.transport === "sse" || client.streamsOnly || typeof client.WebSocket !== "function") {
+      return client.watchUpload(uploadId, handlers);
+    }
+    this.socket ??= new MultiplexedSocket(client, (moved) => this.moveToStreams(moved));
+    return this.socket.watchUpload(uploadId, handlers);
+  }
+
+  /** No WebSocket could be opened: each upload goes on over a stream of its own, from where it was. */
+  moveToStreams(moved) {
+    for (const subscription of moved) {
+      const { uploadId } = subscription.ids;
+      const upload = this.uploads.get(uploadId);
+      if (upload?.subscription !== subscription) continue;
+      upload.subscription = this.client.watchUpload(uploadId, { ...this.handlers.get(uploadId), since: subscription.lastSeq });
+    }
   }
 
   /** Marks an upload failed for a reason the events cannot tell (for example the request failed). */
@@ -63,6 +92,7 @@ export class UploadTracker {
   untrack(uploadId) {
     this.uploads.get(uploadId)?.subscription.close();
     this.uploads.delete(uploadId);
+    this.handlers.delete(uploadId);
   }
 }
 

@@ -1,5 +1,5 @@
 // Types of the Uploadista.Events browser client (uploadista-events.js, and the UploadTracker it
-// re-exports from upload-tracker.js) and of the events the server sends (docs/protocol.md). Written by
+// re-exports from upload-tracker.js, with its multiplexed socket in multiplexed-socket.js) and of the events the server sends (docs/protocol.md). Written by
 // hand; the tests check each event's fields against the C# events.
 
 /** Fields every event carries. */
@@ -173,6 +173,23 @@ export class Subscription {
   close(): void;
 }
 
+/**
+ * One upload watched by an {@link UploadTracker} on its one multiplexed WebSocket ({prefix}/ws): the
+ * members of a {@link Subscription}, with states that mean the same ("open" once subscribed).
+ */
+export class MultiplexedSubscription {
+  private constructor();
+  readonly state: ConnectionState;
+  /** The seq of the last event received (0 before any). */
+  readonly lastSeq: number;
+  /** The run of seqs lastSeq belongs to, as the server's "subscribed" frame named it. */
+  readonly epoch: string | null;
+  /** Always false: it is carried by a WebSocket. */
+  readonly streaming: false;
+  /** Stops watching: unsubscribes, and cancels any retry. The socket closes after its last subscription. */
+  close(): void;
+}
+
 /** Where a tracked upload is. */
 export type UploadStatus = "waiting" | "uploading" | "uploaded" | "processing" | "complete" | "failed";
 
@@ -205,12 +222,13 @@ export interface TrackedUpload {
   totalBytes: number;
   url: string | null;
   error: string | null;
-  /** The subscription's state. */
+  /** The subscription's state (for a multiplexed one, "open" once subscribed). */
   connection: ConnectionState;
   /** Why the subscription stopped, when it was refused or failed. */
   refusal: StateDetail | null;
   flow: TrackedFlow | null;
-  subscription: Subscription;
+  /** On the tracker's multiplexed socket, or (Server-Sent Events, or multiplex: false) a subscription of its own. */
+  subscription: Subscription | MultiplexedSubscription;
 }
 
 export interface TrackOptions {
@@ -220,9 +238,19 @@ export interface TrackOptions {
   name?: string;
 }
 
+export interface UploadTrackerOptions {
+  /**
+   * true (the default): every upload on one WebSocket ({prefix}/ws), each subscribed with its own
+   * token, since and epoch, wherever the client uses WebSockets; false: a WebSocket per upload.
+   * Over Server-Sent Events (transport "sse", or "auto" once a WebSocket could not be opened) each
+   * upload has a stream of its own either way.
+   */
+  multiplex?: boolean;
+}
+
 /** Tracks many uploads at once, each with its processing flow, and calls back after every change. */
 export class UploadTracker {
-  constructor(client: UploadistaEvents, onChange?: (upload: TrackedUpload, message?: UploadistaEvent) => void);
+  constructor(client: UploadistaEvents, onChange?: (upload: TrackedUpload, message?: UploadistaEvent) => void, options?: UploadTrackerOptions);
   readonly uploads: Map<string, TrackedUpload>;
   /** Starts tracking an upload. Open it before sending the bytes; events retained meanwhile arrive anyway. */
   track(uploadId: string, options?: TrackOptions): TrackedUpload;

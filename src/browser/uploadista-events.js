@@ -6,21 +6,7 @@
 
 // Many uploads at once, with a state object each for the page to render; in a file of its own.
 export { UploadTracker } from "./upload-tracker.js";
-
-/** Close statuses after which retrying cannot help: the server refused this client (docs/protocol.md). */
-const REFUSED = new Map([
-  [4401, "not authenticated: the token is missing, invalid or expired"],
-  [4403, "forbidden: not allowed to watch this"],
-]);
-
-/** Close statuses that mean this client broke the protocol; retrying would only repeat it. */
-const CLIENT_FAULTS = new Set([1003, 1007, 1008, 1009]);
-
-/** A connection that stayed open this long (ms) starts the backoff over. */
-const STABLE_AFTER = 5000;
-
-/** The server closes with this when the channel started over beneath the connection: reconnect without since. */
-const STARTED_OVER = 4010;
+import { REFUSED, CLIENT_FAULTS, STABLE_AFTER, STARTED_OVER, backoff, offline } from "./reconnect.js";
 
 /** The event types a stream names in its event: lines; EventSource has no catch-all listener. */
 const EVENT_TYPES = ["upload_started", "upload_progress", "upload_complete", "upload_error",
@@ -299,8 +285,7 @@ export class Subscription {
       this.setState("offline", detail);
       return;
     }
-    const ceiling = Math.min(this.client.maxDelay, this.client.minDelay * 2 ** this.attempt);
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2); // jitter: half to all of it
+    const delay = backoff(this.client, this.attempt);
     this.attempt += 1;
     this.setState("reconnecting", { ...detail, attempt: this.attempt, delay });
     this.retryTimer = setTimeout(() => {
@@ -339,11 +324,6 @@ export class Subscription {
     this.state = state;
     this.onState(state, detail);
   }
-}
-
-/** False where the platform cannot tell (no navigator, as in Node): then it is taken to be online. */
-function offline() {
-  return globalThis.navigator?.onLine === false;
 }
 
 function listen(client, method) {

@@ -6,6 +6,8 @@ import { UploadistaEvents, UploadTracker } from "/_content/Uploadista.Events/upl
 // Redis): the bytes land there while this page watches here.
 const api = new URLSearchParams(location.search).get("upload")?.replace(/\/$/, "") ?? "";
 const events = new UploadistaEvents();
+// The tracker watches every file of the page over one WebSocket ({prefix}/ws), each upload subscribed
+// with its own token; over Server-Sent Events (where WebSockets are broken) each has a stream.
 const tracker = new UploadTracker(events, render);
 const views = new Map();
 const toasted = new Set();
@@ -58,8 +60,8 @@ async function upload(file) {
   }
 }
 
-// Tokens expire (Uploadista:Events:Tokens:Lifetime), so every connection after the first asks the
-// server for a fresh one, with the owner key that proves this page created the upload. None at all
+// Tokens expire (Uploadista:Events:Tokens:Lifetime), so every subscription after the first (on a new
+// socket after a drop, or after a refusal worth retrying) asks the server for a fresh one, with the owner key that proves this page created the upload. None at all
 // when the server runs with tokens off (--Sample:RequireTokens=false).
 function tokens(uploadId, created) {
   if (!created.token) return undefined;

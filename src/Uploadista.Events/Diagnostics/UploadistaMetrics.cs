@@ -42,8 +42,9 @@ internal sealed class UploadistaMetrics
     private readonly Counter<long> _catchUpReads;
     private int _catchingUp;
 
+    // The publish duration's sample, counted per thread (queue waits are sampled by the event's seq).
     [ThreadStatic]
-    private static uint t_sampleCounter;
+    private static uint t_publishSamples;
 
     public UploadistaMetrics(IMeterFactory meterFactory, TimeProvider time, ConnectionTracker tracker)
     {
@@ -141,7 +142,7 @@ internal sealed class UploadistaMetrics
     }
 
     /// <summary>Gets a timestamp to measure a publish from, or 0 when nobody listens.</summary>
-    public long PublishStarting() => _publishDuration.Enabled && Sampled() ? _time.GetTimestamp() : 0;
+    public long PublishStarting() => _publishDuration.Enabled && Sampled(ref t_publishSamples) ? _time.GetTimestamp() : 0;
 
     public void PublishEnded(long started, string broadcaster, string outcome)
     {
@@ -220,8 +221,8 @@ internal sealed class UploadistaMetrics
         }
     }
 
-    /// <summary>Whether this measurement is in the sample: one in <see cref="HistogramSampling"/>, counted per thread (no shared state).</summary>
-    private bool Sampled() => ++t_sampleCounter % HistogramSampling == 0;
+    /// <summary>Whether this measurement is in the sample: one in <see cref="HistogramSampling"/>, counted per thread and site (no shared state).</summary>
+    private bool Sampled(ref uint counter) => ++counter % HistogramSampling == 0;
 
     private IEnumerable<Measurement<long>> ObservePublished()
     {

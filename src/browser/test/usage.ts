@@ -5,6 +5,7 @@ import {
   UploadistaEvents,
   UploadTracker,
   type ConnectionState,
+  type MultiplexedSubscription,
   type FlowEvent,
   type TrackedUpload,
   type UploadistaEvent,
@@ -71,6 +72,14 @@ tracker.track("abc123", { name: "photo.jpg", token: () => Promise.resolve("a.b")
 tracker.fail("abc123", "The upload failed (500).");
 tracker.untrack("abc123");
 
+// One socket for all tracked uploads by default; a socket per upload on request.
+const tracked: TrackedUpload = tracker.track("def456", { token: "a.b" });
+const watched: Subscription | MultiplexedSubscription = tracked.subscription;
+const lastSeen: number = watched.lastSeq;
+new UploadTracker(events, () => {}, { multiplex: false });
+// @ts-expect-error: multiplex is a boolean
+new UploadTracker(events, () => {}, { multiplex: "yes" });
+
 // @ts-expect-error: a token is a string or a function returning one
 events.watchUpload("abc123", { token: 42 });
 // @ts-expect-error: flow events have no filename
@@ -80,4 +89,4 @@ events.watchUpload("abc123", { onEvent: (message) => message.type === "upload_st
 // @ts-expect-error: subscriptions are made by watchUpload and watchFlow
 new Subscription();
 
-export { state, seen };
+export { state, seen, lastSeen };

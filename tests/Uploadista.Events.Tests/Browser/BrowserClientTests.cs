@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using System.Web;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -18,6 +18,7 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
     private readonly List<WebApplication> _apps = [];
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _sockets = [];
+    private readonly List<string> _subscribeTokens = [];
     private readonly TaskCompletionSource _releaseUpload = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IBrowserContext _context = null!;
 
@@ -46,20 +47,22 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
 
         await page.Locator("#files").SetInputFilesAsync([File("expiring.bin", 300_000)]);
         var card = page.Locator(".upload");
-        await Eventually.HoldsAsync(() => app.Services.GetRequiredService<ConnectionTracker>().Count == 1 && Sockets().Length == 1, "the page's socket is open");
+        // The page's tracker watches its uploads on one socket, each subscribed by a message with its token.
+        await Eventually.HoldsAsync(() => app.Services.GetRequiredService<ConnectionTracker>().Count == 1 && SubscribeTokens().Length == 1, "the page's socket is open and subscribed");
         var uploadId = await card.GetAttributeAsync("data-upload-id");
-        var first = TokenOf(Sockets()[0]);
+        var first = SubscribeTokens()[0];
 
         // The token it opened with expires; then the connection drops, and the page must reconnect.
         var tokens = (SubscriptionTokens)app.Services.GetRequiredService<ISubscriptionTokenIssuer>();
         await Eventually.HoldsAsync(() => tokens.Check(first, SubscriptionKind.Upload, uploadId!) == SubscriptionDecision.Unauthenticated, "the first token has expired");
         AbortEverySocket(app);
-        await Eventually.HoldsAsync(() => Sockets().Length == 2 && app.Services.GetRequiredService<ConnectionTracker>().Count == 1, "the page reconnected");
+        await Eventually.HoldsAsync(() => Sockets().Length == 2 && SubscribeTokens().Length == 2 && app.Services.GetRequiredService<ConnectionTracker>().Count == 1, "the page reconnected and subscribed again");
         _releaseUpload.SetResult();
 
         await Assertions.Expect(card).ToHaveAttributeAsync("data-status", "complete", new() { Timeout = 30_000 });
         await Assertions.Expect(card.Locator(".percent")).ToHaveTextAsync("100%");
-        TokenOf(Sockets()[1]).Should().NotBe(first, "the reconnection asked the sample for a fresh token");
+        SubscribeTokens()[1].Should().NotBe(first, "the resubscription asked the sample for a fresh token");
+        Sockets().Should().OnlyContain(url => url.EndsWith("/uploadista/ws", StringComparison.Ordinal), "the page's uploads share the multiplexed socket");
         renewals.Should().Be(1);
         _pageErrors.Should().BeEmpty();
     }
@@ -71,7 +74,9 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
         var page = await OpenPageAsync(app, fakeClock: true);
         await page.Locator("#files").SetInputFilesAsync([File("offline.bin", 300_000)]);
         var card = page.Locator(".upload");
-        await Eventually.HoldsAsync(() => app.Services.GetRequiredService<ConnectionTracker>().Count == 1, "the page's socket is open");
+        // Subscribed, not only accepted: a socket dropped before the page saw it open would count as
+        // one that cannot be opened, and move the page to Server-Sent Events.
+        await Eventually.HoldsAsync(async () => app.Services.GetRequiredService<ConnectionTracker>().Count == 1 && await page.EvaluateAsync<bool>("() => [...window.uploadista.tracker.uploads.values()].every((u) => u.connection === 'open')"), "the page's socket is open and subscribed");
 
         await _context.SetOfflineAsync(true);
         await Eventually.HoldsAsync(async () => !await page.EvaluateAsync<bool>("() => navigator.onLine"), "the page knows it is offline");
@@ -170,7 +175,25 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
     {
         var page = await _context.NewPageAsync();
         page.PageError += (_, error) => { lock (_pageErrors) { _pageErrors.Add(error); } };
-        page.WebSocket += (_, socket) => { lock (_sockets) { _sockets.Add(socket.Url); } };
+        page.WebSocket += (_, socket) =>
+        {
+            lock (_sockets)
+            {
+                _sockets.Add(socket.Url);
+            }
+
+            socket.FrameSent += (_, frame) =>
+            {
+                using var json = JsonDocument.Parse(frame.Text!);
+                if (json.RootElement.GetProperty("type").GetString() == "subscribe")
+                {
+                    lock (_subscribeTokens)
+                    {
+                        _subscribeTokens.Add(json.RootElement.GetProperty("token").GetString()!);
+                    }
+                }
+            };
+        };
         await page.AddInitScriptAsync("""
             window.socketsCreated = 0;
             window.WebSocket = class extends WebSocket {
@@ -203,7 +226,13 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
         }
     }
 
-    private static string TokenOf(string url) => HttpUtility.ParseQueryString(new Uri(url).Query)["token"] ?? string.Empty;
+    private string[] SubscribeTokens()
+    {
+        lock (_subscribeTokens)
+        {
+            return [.. _subscribeTokens];
+        }
+    }
 
     private static void AbortEverySocket(WebApplication app)
     {

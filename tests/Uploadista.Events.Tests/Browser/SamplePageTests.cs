@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,6 +37,8 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
     {
         var app = await StartSampleAsync();
         var page = await OpenAsync(app.Urls.Single());
+        var sockets = new List<string>();
+        page.WebSocket += (_, socket) => { lock (sockets) { sockets.Add(socket.Url); } };
 
         await page.Locator("#files").SetInputFilesAsync([File("photo.jpg", 2_000_000), File("notes.txt", 300_000)]);
 
@@ -50,6 +53,11 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
         }
 
         await Assertions.Expect(page.Locator(".toast.success").First).ToContainTextAsync("Processing complete");
+        lock (sockets)
+        {
+            sockets.Should().ContainSingle("the page watches all its files over one socket").Which.Should().EndWith("/uploadista/ws");
+        }
+
         var screenshot = Path.Combine(BrowserFixture.ArtifactsDirectory(), "finished-page.png");
         await page.ScreenshotAsync(new() { Path = screenshot, FullPage = true, Animations = ScreenshotAnimations.Disabled });
         Measurements.Record($"Screenshot of the finished sample page: {screenshot}");
@@ -62,7 +70,27 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
         var app = await StartSampleAsync("--Sample:ReceiveBytesPerSecond=4000000");
         var page = await OpenAsync(app.Urls.Single());
         var sockets = new List<string>();
-        page.WebSocket += (_, socket) => { lock (sockets) { sockets.Add(socket.Url); } };
+        var resumedFrom = new List<long>();
+        page.WebSocket += (_, socket) =>
+        {
+            lock (sockets)
+            {
+                sockets.Add(socket.Url);
+            }
+
+            // The page's tracker subscribes by message; a resubscription names the seq it resumes after.
+            socket.FrameSent += (_, frame) =>
+            {
+                using var json = JsonDocument.Parse(frame.Text!);
+                if (json.RootElement.TryGetProperty("since", out var since))
+                {
+                    lock (resumedFrom)
+                    {
+                        resumedFrom.Add(since.GetInt64());
+                    }
+                }
+            };
+        };
 
         await page.Locator("#files").SetInputFilesAsync([File("slow.bin", 8_000_000)]);
         await page.WaitForFunctionAsync("() => parseInt(document.querySelector('.upload .percent')?.textContent ?? '0') >= 10", null, new() { Timeout = 30_000 });
@@ -78,7 +106,11 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
         lock (sockets)
         {
             sockets.Should().HaveCountGreaterThanOrEqualTo(2, "the page opened a new socket after the drop");
-            sockets[1].Should().Contain("since=", "the new socket resumed after the last event it had");
+        }
+
+        lock (resumedFrom)
+        {
+            resumedFrom.Should().NotBeEmpty("the upload was subscribed again on the new socket, with since").And.OnlyContain(since => since > 0);
         }
 
         _pageErrors.Should().BeEmpty();
