@@ -7,7 +7,7 @@ namespace Uploadista.Events;
 /// Counts this instance's connections, in total and per channel, to keep them within the configured
 /// limits, and knows every open one so that shutdown can close them all with 1001.
 /// </summary>
-internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> options)
+internal sealed partial class ConnectionTracker(IOptions<UploadistaEventsOptions> options)
 {
     private readonly int _maxConnections = options.Value.MaxConnections;
     private readonly int _maxPerChannel = options.Value.MaxConnectionsPerChannel;
@@ -260,57 +260,6 @@ internal sealed class ConnectionTracker(IOptions<UploadistaEventsOptions> option
             if (Interlocked.CompareExchange(ref location, value, current) == current)
             {
                 return;
-            }
-        }
-    }
-
-    private sealed class Refusal(ConnectionTracker tracker) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                Interlocked.Decrement(ref tracker._refusing);
-            }
-        }
-    }
-
-    private sealed class ChannelPlace(ConnectionTracker tracker, string channel) : IDisposable
-    {
-        private int _disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                lock (tracker._gate)
-                {
-                    tracker.ReleasePlaceLocked(channel);
-                }
-            }
-        }
-    }
-
-    /// <summary>A connection's place (on <paramref name="channel"/>, or a multiplexed socket's when null), held until disposed.</summary>
-    public sealed class Admission(ConnectionTracker tracker, string? channel) : IDisposable
-    {
-        private OpenConnection? _connection;
-        private int _disposed;
-
-        /// <summary>Makes the accepted connection known, so that shutdown closes it.</summary>
-        public void Attach(OpenConnection connection)
-        {
-            _connection = connection;
-            tracker.Attach(connection);
-        }
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            {
-                tracker.Release(channel, _connection);
             }
         }
     }

@@ -49,8 +49,8 @@ internal sealed class MultiplexedConnection(
         var reader = new InboundReader(socket, queue, options, time, transport is null ? budget : null, subscriptions.Handle);
 
         // A pong names no epoch here: each subscription's is in its "subscribed" frame.
-        var writing = WriteAsync(new ConnectionWriter(queue, frames, static () => null, time, metrics), aborted);
-        var reading = ReadAsync(reader, queue, aborted);
+        var writing = ConnectionSteps.WriteAsync(new ConnectionWriter(queue, frames, static () => null, time, metrics), Label, logger, aborted);
+        var reading = ConnectionSteps.ReadAsync(reader, queue, Label, logger, aborted);
         try
         {
             await Task.WhenAny(writing, reading, queue.Closing);
@@ -89,35 +89,6 @@ internal sealed class MultiplexedConnection(
             await Task.WhenAll(writing, reading);
             metrics?.ConnectionEnded(Tags.Multiplexed, started, serverClose);
             Log.ConnectionEnded(logger, Label);
-        }
-    }
-
-    private async Task WriteAsync(ConnectionWriter writer, CancellationToken aborted)
-    {
-        try
-        {
-            await writer.RunAsync(aborted);
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionLost(logger, Label, ex.Message);
-        }
-    }
-
-    private async Task ReadAsync(InboundReader reader, SendQueue queue, CancellationToken aborted)
-    {
-        try
-        {
-            if (await reader.RunAsync(aborted) is var (status, reason))
-            {
-                Log.ClosedByServer(logger, Label, status, reason);
-                queue.RequestClose(status, reason);
-                await reader.DrainUntilCloseAsync();
-            }
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionLost(logger, Label, ex.Message);
         }
     }
 }

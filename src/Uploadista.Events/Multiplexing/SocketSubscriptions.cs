@@ -29,8 +29,7 @@ internal sealed class SocketSubscriptions(
     // A channel being left; a new subscription to it waits, so that its "unsubscribed" precedes the
     // new "subscribed".
     private readonly Dictionary<string, Task> _leaving = new(StringComparer.Ordinal);
-    private long _windowStart = time.GetTimestamp();
-    private int _inWindow;
+    private readonly SecondWindow _messages = new(time);
     private bool _closed;
 
     /// <summary>Gets the number of subscriptions made or being made; for tests.</summary>
@@ -56,13 +55,8 @@ internal sealed class SocketSubscriptions(
 
         // Their own allowance, twice the limit a second (subscribe to all, and unsubscribe from all): a
         // page subscribing to all its uploads at once is not a flood.
-        if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
-        {
-            (_windowStart, _inWindow) = (time.GetTimestamp(), 0);
-        }
-
         var allowance = 2 * options.MaxSubscriptionsPerConnection;
-        if (++_inWindow > allowance)
+        if (_messages.Add(1) > allowance)
         {
             violation = (CloseStatuses.TooManyMessages, $"More than {allowance} subscribe and unsubscribe messages a second");
         }

@@ -33,8 +33,8 @@ internal sealed class EventStreamConnection(
             static state => ((SendQueue)state!).RequestPong(), queue, options.KeepAliveInterval, options.KeepAliveInterval);
 
         var frames = new EventStreamFrameWriter(context.Response.BodyWriter);
-        var writing = WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time, metrics), channel, aborted);
-        var joining = JoinAsync(channel, subscription, queue, aborted);
+        var writing = ConnectionSteps.WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time, metrics), channel, logger, aborted);
+        var joining = ConnectionSteps.JoinAsync(registry, channel, subscription, queue, logger, aborted);
         try
         {
             await Task.WhenAny(writing, queue.Closing);
@@ -47,7 +47,7 @@ internal sealed class EventStreamConnection(
         }
         finally
         {
-            LeaveWhenJoined(joining, channel);
+            ConnectionSteps.LeaveWhenJoined(joining, channel, logger);
             queue.Stop();
             await writing;
             metrics?.ConnectionEnded(request.Kind, started, serverClose, Tags.Transport.ServerSentEvents);
@@ -69,59 +69,6 @@ internal sealed class EventStreamConnection(
         {
             Log.CloseTimedOut(logger, channel, options.CloseTimeout);
             context.Abort();
-        }
-    }
-
-    /// <summary>Joins the channel; a join that fails closes the stream with 1013, quietly if the client has already gone.</summary>
-    private async Task<IAsyncDisposable?> JoinAsync(string channel, ConnectionSubscription subscription, SendQueue queue, CancellationToken aborted)
-    {
-        try
-        {
-            return await registry.JoinAsync(channel, subscription, aborted);
-        }
-        catch (Exception ex)
-        {
-            if (!aborted.IsCancellationRequested)
-            {
-                Log.JoinFailed(logger, channel, ex);
-                queue.RequestClose(CloseStatuses.TryAgainLater, "Subscription failed; retry later");
-            }
-
-            return null;
-        }
-    }
-
-    /// <summary>Leaves the channel now, or as soon as a join still under way completes.</summary>
-    private void LeaveWhenJoined(Task<IAsyncDisposable?> joining, string channel)
-    {
-        _ = LeaveAsync();
-
-        async Task LeaveAsync()
-        {
-            try
-            {
-                if (await joining is { } membership)
-                {
-                    await membership.DisposeAsync();
-                }
-            }
-            catch (Exception ex)
-            {
-                Log.UnsubscribeFailed(logger, channel, ex);
-            }
-        }
-    }
-
-    /// <summary>Runs the writer loop; a client that has gone (the response's pipe fails or completes) ends it quietly.</summary>
-    private async Task WriteAsync(ConnectionWriter writer, string channel, CancellationToken aborted)
-    {
-        try
-        {
-            await writer.RunAsync(aborted);
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionLost(logger, channel, ex.Message);
         }
     }
 }

@@ -9,27 +9,17 @@ namespace Uploadista.Events;
 /// </summary>
 internal sealed class InboundBudget(int maxFrames, int maxBytes, TimeProvider time)
 {
-    private long _windowStart = time.GetTimestamp();
-    private int _frames;
-    private long _bytes;
+    private readonly SecondWindow _frames = new(time);
+    private readonly SecondWindow _bytes = new(time);
 
     /// <summary>Counts what was received; returns the close to send if it goes over the budget.</summary>
     public (WebSocketCloseStatus Status, string Reason)? Spend(int frames, int bytes)
     {
-        if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
-        {
-            _windowStart = time.GetTimestamp();
-            _frames = 0;
-            _bytes = 0;
-        }
-
-        _frames += frames;
-        _bytes += bytes;
-        if (_frames > maxFrames)
+        if (_frames.Add(frames) > maxFrames)
         {
             return (CloseStatuses.TooManyMessages, $"More than {maxFrames} frames a second");
         }
 
-        return _bytes > maxBytes ? (CloseStatuses.TooManyMessages, $"More than {maxBytes} bytes a second") : null;
+        return _bytes.Add(bytes) > maxBytes ? (CloseStatuses.TooManyMessages, $"More than {maxBytes} bytes a second") : null;
     }
 }

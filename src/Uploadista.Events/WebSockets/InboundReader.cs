@@ -15,8 +15,7 @@ namespace Uploadista.Events;
 internal sealed class InboundReader(
     WebSocket socket, SendQueue queue, UploadistaEventsOptions options, TimeProvider time, InboundBudget? budget, ClientMessageHandler? handler = null)
 {
-    private long _windowStart = time.GetTimestamp();
-    private int _messagesInWindow;
+    private readonly SecondWindow _messages = new(time);
 
     /// <summary>Reads until the client closes, or until it breaks the protocol (then returns the close to send).</summary>
     /// <returns>The close the server sends for a violation, or null when the client closed or the connection was lost.</returns>
@@ -92,13 +91,7 @@ internal sealed class InboundReader(
 
     private (WebSocketCloseStatus Status, string Reason)? CountMessage()
     {
-        if (time.GetElapsedTime(_windowStart) >= TimeSpan.FromSeconds(1))
-        {
-            _windowStart = time.GetTimestamp();
-            _messagesInWindow = 0;
-        }
-
-        return ++_messagesInWindow > options.MaxInboundMessagesPerSecond
+        return _messages.Add(1) > options.MaxInboundMessagesPerSecond
             ? (CloseStatuses.TooManyMessages, $"More than {options.MaxInboundMessagesPerSecond} messages a second")
             : null;
     }

@@ -32,9 +32,9 @@ internal sealed class WebSocketConnection(
         });
 
         var reader = new InboundReader(socket, queue, options, time, transport is null ? budget : null);
-        var writing = WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time, metrics), channel, aborted);
-        var reading = ReadAsync(reader, queue, channel, aborted);
-        var joining = JoinAsync(channel, subscription, queue, aborted);
+        var writing = ConnectionSteps.WriteAsync(new ConnectionWriter(queue, frames, () => subscription.Epoch, time, metrics), channel, logger, aborted);
+        var reading = ConnectionSteps.ReadAsync(reader, queue, channel, logger, aborted);
+        var joining = ConnectionSteps.JoinAsync(registry, channel, subscription, queue, logger, aborted);
         try
         {
             await Task.WhenAny(writing, reading, queue.Closing);
@@ -53,7 +53,7 @@ internal sealed class WebSocketConnection(
         {
             // Whatever ended the connection, it leaves its channel, and both loops end now: the
             // socket is gone or closed.
-            LeaveWhenJoined(joining, channel);
+            ConnectionSteps.LeaveWhenJoined(joining, channel, logger);
             if (socket.State != WebSocketState.Closed)
             {
                 socket.Abort();
@@ -86,77 +86,6 @@ internal sealed class WebSocketConnection(
         {
             Log.CloseTimedOut(logger, channel, options.CloseTimeout);
             socket.Abort();
-        }
-    }
-
-    /// <summary>Joins the channel; a join that fails closes the connection with 1013, quietly if the client has already gone.</summary>
-    private async Task<IAsyncDisposable?> JoinAsync(string channel, ConnectionSubscription subscription, SendQueue queue, CancellationToken aborted)
-    {
-        try
-        {
-            return await registry.JoinAsync(channel, subscription, aborted);
-        }
-        catch (Exception ex)
-        {
-            if (!aborted.IsCancellationRequested)
-            {
-                Log.JoinFailed(logger, channel, ex);
-                queue.RequestClose(CloseStatuses.TryAgainLater, "Subscription failed; retry later");
-            }
-
-            return null;
-        }
-    }
-
-    /// <summary>Leaves the channel now, or as soon as a join still under way (a broker that does not answer) completes.</summary>
-    private void LeaveWhenJoined(Task<IAsyncDisposable?> joining, string channel)
-    {
-        _ = LeaveAsync();
-
-        async Task LeaveAsync()
-        {
-            try
-            {
-                if (await joining is { } membership)
-                {
-                    await membership.DisposeAsync();
-                }
-            }
-            catch (Exception ex)
-            {
-                Log.UnsubscribeFailed(logger, channel, ex);
-            }
-        }
-    }
-
-    /// <summary>Runs the writer loop; a socket that fails (in whatever way its server fails it) ends it quietly.</summary>
-    private async Task WriteAsync(ConnectionWriter writer, string channel, CancellationToken aborted)
-    {
-        try
-        {
-            await writer.RunAsync(aborted);
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionLost(logger, channel, ex.Message);
-        }
-    }
-
-    /// <summary>Runs the reader; a violation asks for its close and reads on until the client's answer.</summary>
-    private async Task ReadAsync(InboundReader reader, SendQueue queue, string channel, CancellationToken aborted)
-    {
-        try
-        {
-            if (await reader.RunAsync(aborted) is var (status, reason))
-            {
-                Log.ClosedByServer(logger, channel, status, reason);
-                queue.RequestClose(status, reason);
-                await reader.DrainUntilCloseAsync();
-            }
-        }
-        catch (Exception ex)
-        {
-            Log.ConnectionLost(logger, channel, ex.Message);
         }
     }
 }
