@@ -5,19 +5,16 @@ using System.Text.Json;
 namespace Uploadista.Events.LoadTest;
 
 /// <summary>
-/// A load client: one connection on one upload (a WebSocket, or a Server-Sent Events stream),
-/// reading until told to stop and handing each event's JSON object to its <see cref="IEventSink"/>.
+/// A load client: one connection (a WebSocket, or a Server-Sent Events stream) on one upload, or on
+/// several (a multiplexed socket), reading until told to stop and handing each event's JSON object to
+/// the <see cref="IEventSink"/> of its upload.
 /// </summary>
-internal abstract class BenchClient(int upload, string uploadId, IEventSink sink) : IAsyncDisposable
+internal abstract class BenchClient : IAsyncDisposable
 {
-    /// <summary>The upload's number in its run.</summary>
-    public int Upload { get; } = upload;
+    /// <summary>One sink per upload the connection watches, where its events go.</summary>
+    public abstract IReadOnlyList<IEventSink> Sinks { get; }
 
-    public string UploadId { get; } = uploadId;
-
-    public IEventSink Sink { get; } = sink;
-
-    /// <summary>Connects to <paramref name="server"/> and waits until the connection is subscribed.</summary>
+    /// <summary>Connects to <paramref name="server"/> and waits until the connection is subscribed (to each of its uploads).</summary>
     public abstract Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken);
 
     public abstract void StartReading(CancellationToken stop);
@@ -26,7 +23,7 @@ internal abstract class BenchClient(int upload, string uploadId, IEventSink sink
 }
 
 /// <summary>A client on one WebSocket: each message it receives goes to <see cref="OnMessage"/>.</summary>
-internal abstract class WebSocketClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
+internal abstract class WebSocketClient : BenchClient
 {
     // Grows when a message does not fit: SignalR puts every queued invocation into one message, which
     // under a backlog goes well past 16 KB (with a full buffer, ReceiveAsync would return 0 bytes forever).
@@ -94,33 +91,41 @@ internal abstract class WebSocketClient(int upload, string uploadId, IEventSink 
 }
 
 /// <summary>A client of Uploadista.Events: a plain WebSocket on /uploadista/ws/upload/{id}; each message is one event.</summary>
-internal sealed class UploadistaClient(int upload, string uploadId, IEventSink sink) : WebSocketClient(upload, uploadId, sink)
+internal sealed class UploadistaClient(string uploadId, IEventSink sink) : WebSocketClient
 {
+    private readonly IEventSink _sink = sink;
+
+    public override IReadOnlyList<IEventSink> Sinks { get; } = [sink];
+
     public override async Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken)
     {
-        await Socket.ConnectAsync(new Uri(server.WebSocketUri, $"/uploadista/ws/upload/{UploadId}"), cancellationToken);
+        await Socket.ConnectAsync(new Uri(server.WebSocketUri, $"/uploadista/ws/upload/{uploadId}"), cancellationToken);
         await SendAsync("""{"type":"ping"}""", cancellationToken);
         await ReceiveMessageAsync(cancellationToken); // the pong: joined
     }
 
-    protected override void OnMessage(ReadOnlySpan<byte> message) => Sink.OnEvent(message);
+    protected override void OnMessage(ReadOnlySpan<byte> message) => _sink.OnEvent(message);
 }
 
 /// <summary>
 /// A client of the SignalR hub, speaking its JSON protocol on a raw WebSocket (no negotiate, as the
 /// SignalR clients do with SkipNegotiation): handshake, join the upload's group, then read invocations.
 /// </summary>
-internal sealed class SignalRClient(int upload, string uploadId, IEventSink sink) : WebSocketClient(upload, uploadId, sink)
+internal sealed class SignalRClient(string uploadId, IEventSink sink) : WebSocketClient
 {
     private const char RecordSeparator = '\u001e';
     private Timer? _keepAlive;
+
+    private readonly IEventSink _sink = sink;
+
+    public override IReadOnlyList<IEventSink> Sinks { get; } = [sink];
 
     public override async Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken)
     {
         await Socket.ConnectAsync(new Uri(server.WebSocketUri, "/events"), cancellationToken);
         await SendAsync("""{"protocol":"json","version":1}""" + RecordSeparator, cancellationToken);
         await ReceiveMessageAsync(cancellationToken); // {} : handshake done
-        await SendAsync($$"""{"type":1,"invocationId":"1","target":"Join","arguments":["{{UploadId}}"]}""" + RecordSeparator, cancellationToken);
+        await SendAsync($$"""{"type":1,"invocationId":"1","target":"Join","arguments":["{{uploadId}}"]}""" + RecordSeparator, cancellationToken);
         while (!Encoding.UTF8.GetString((await ReceiveMessageAsync(cancellationToken)).Span).Contains("\"type\":3", StringComparison.Ordinal))
         {
         }
@@ -148,7 +153,7 @@ internal sealed class SignalRClient(int upload, string uploadId, IEventSink sink
                 {
                     var start = (int)reader.TokenStartIndex;
                     reader.Skip();
-                    Sink.OnEvent(record[start..(int)reader.BytesConsumed]);
+                    _sink.OnEvent(record[start..(int)reader.BytesConsumed]);
                 }
             }
         }

@@ -48,7 +48,7 @@ internal sealed class LoadRunner(LoadOptions options)
                         var started = Stopwatch.GetTimestamp();
                         var result = await new ScenarioRun(scenario, system, options, scenario.Local ? null : redis).RunAsync();
                         // The run's wall time, servers' start and sockets' connect included: where the time budget goes.
-                        Console.WriteLine($"  {scenario.Name,-19} round {round} {system,-26} {Report.Describe(scenario, result)}  [{Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s]");
+                        Console.WriteLine($"  {scenario.Name,-19} round {round} {system,-26} {Report.Describe(scenario, system, result)}  [{Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s]");
                         (results.TryGetValue((scenario.Name, system), out var list) ? list : results[(scenario.Name, system)] = []).Add(result);
                     }
                 }

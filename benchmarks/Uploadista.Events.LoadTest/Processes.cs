@@ -33,7 +33,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server: ours (this program in server mode) or the SignalR one.</summary>
-    /// <param name="system">Which: <see cref="Systems.Uploadista"/> (observed, or read over SSE, or neither) or <see cref="Systems.SignalR"/>.</param>
+    /// <param name="system">Which: <see cref="Systems.Uploadista"/> (observed, or read over SSE or multiplexed sockets, or neither) or <see cref="Systems.SignalR"/>.</param>
     /// <param name="arguments">
     /// The server's arguments but its address: the Redis to use and a fresh prefix, or
     /// <see cref="ServerMode.LocalArguments"/>; then flags such as <see cref="UploadistaServer.DefaultProgressInterval"/>.
@@ -45,7 +45,7 @@ internal sealed class ChildProcess : IAsyncDisposable
         string[] common = ["--urls", $"http://127.0.0.1:{port}", .. arguments];
         var child = system switch
         {
-            Systems.Uploadista or Systems.UploadistaSse => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
+            Systems.Uploadista or Systems.UploadistaSse or Systems.UploadistaMultiplexed => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common]),
             Systems.UploadistaObserved => Start("dotnet", port, show: true, [typeof(ChildProcess).Assembly.Location, "server", .. common, .. UploadistaServer.Telemetry(traces)]),
             _ => Start("dotnet", port, show: true, [Tools.SignalRServer(), .. common]),
         };
@@ -137,10 +137,17 @@ internal static class Systems
     /// <summary>Ours, the same server, its clients reading Server-Sent Events instead of WebSockets (<c>--sse</c>).</summary>
     public const string UploadistaSse = "Uploadista.Events over SSE";
 
-    /// <summary>What ours is compared with: SignalR, itself observed, or itself over SSE.</summary>
-    public static string Other(LoadOptions options) => options.Sse ? UploadistaSse : options.Telemetry ? UploadistaObserved : SignalR;
+    /// <summary>
+    /// Ours, the same server, each client socket on <c>/uploadista/ws</c> subscribed to several uploads
+    /// instead of one socket per upload (<c>--mux</c>).
+    /// </summary>
+    public const string UploadistaMultiplexed = "Uploadista.Events multiplexed";
 
-    /// <summary>Whether <paramref name="system"/> is Uploadista.Events (observed, over SSE or neither).</summary>
+    /// <summary>What ours is compared with: SignalR, itself observed, itself over SSE, or itself on multiplexed sockets.</summary>
+    public static string Other(LoadOptions options)
+        => options.Sse ? UploadistaSse : options.Mux ? UploadistaMultiplexed : options.Telemetry ? UploadistaObserved : SignalR;
+
+    /// <summary>Whether <paramref name="system"/> is Uploadista.Events (observed, over SSE, multiplexed or none of these).</summary>
     public static bool IsOurs(string system) => system != SignalR;
 }
 

@@ -9,11 +9,12 @@ internal static class Report
     /// <summary>A row of the final table: a figure for each system from its runs, and whether a ratio of the two means anything.</summary>
     private sealed record Row(string Name, Func<IReadOnlyList<RunResult>, double> Value, Func<double, string> Format, bool Ratio = true);
 
-    public static string Describe(Scenario scenario, RunResult r)
+    public static string Describe(Scenario scenario, string system, RunResult r)
     {
         if (scenario.Kind == ScenarioKind.Idle)
         {
-            return $"{r.BytesPerIdleSocket / 1024:N1} KB per idle socket";
+            // Idle memory is over the uploads watched: one per socket, or several subscriptions on one.
+            return $"{r.BytesPerIdleSocket / 1024:N1} KB per idle {(system == Systems.UploadistaMultiplexed ? "subscription (its share of the socket included)" : "socket")}";
         }
 
         var line = new StringBuilder(
@@ -59,6 +60,11 @@ internal static class Report
             report.AppendLine("Redis CPU per published event: Redis CPU time over events published (uploads: events past the progress throttle, a flow event counted once).");
         }
 
+        if (options.Mux)
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"{Systems.UploadistaMultiplexed}: each client socket is one /uploadista/ws subscribed to {options.MuxUploads} of the uploads watched (an upload page), where the other side opens a socket per upload watched; the deliveries due are the same. idle: memory per upload watched (a socket, or a subscription).");
+        }
+
         if (scenarios.Any(s => s.Local))
         {
             report.AppendLine("local-*: one instance holds the sockets and publishes, no Redis (Uploadista.Events in memory, SignalR without a backplane); its server CPU is that one process's.");
@@ -87,7 +93,7 @@ internal static class Report
     {
         if (scenario.Kind == ScenarioKind.Idle)
         {
-            return [Median("memory per idle socket (KB)", r => r.BytesPerIdleSocket / 1024, "N1")];
+            return [Median(options.Mux ? "memory per idle upload watched (KB)" : "memory per idle socket (KB)", r => r.BytesPerIdleSocket / 1024, "N1")];
         }
 
         var rows = new List<Row> { Median("delivered events/s", r => r.DeliveredPerSecond, "N0") };

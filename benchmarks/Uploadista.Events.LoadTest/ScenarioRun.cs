@@ -86,7 +86,7 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
                 OutOfOrder = _stats.OutOfOrder,
                 PublishCalls = published.Calls,
                 UploadsFinished = published.Finished,
-                Incomplete = clients.Count(c => c.Sink is UploadSink { Complete: false }),
+                Incomplete = clients.SelectMany(c => c.Sinks).Count(s => s is UploadSink { Complete: false }),
                 RedisBytesPerUpload = published.Finished == 0 ? 0 : (double)(memoryAfter - memoryBefore) / published.Finished,
             };
         }
@@ -97,7 +97,10 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
         }
     }
 
-    /// <summary>Opens every socket and waits until each is subscribed.</summary>
+    /// <summary>
+    /// Opens every socket and waits until each is subscribed: one per watcher of an upload, or (a
+    /// multiplexed system) one per page of watchers, each watcher a subscription with a sink of its own.
+    /// </summary>
     private async Task ConnectAsync(ChildProcess watched, List<BenchClient> clients, CancellationToken stop)
     {
         var sockets = scenario.SocketUploads();
@@ -107,17 +110,22 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
             _socketsOn[upload]++;
         }
 
+        var pages = system == Systems.UploadistaMultiplexed
+            ? UploadistaMultiplexedClient.Pages(sockets, options.MuxUploads)
+            : [.. sockets.Select(upload => new[] { upload })];
+
         // Bounded, so that a server that stops answering fails the run instead of hanging it.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await Parallel.ForEachAsync(sockets, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = timeout.Token }, async (upload, cancellation) =>
+        await Parallel.ForEachAsync(pages, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = timeout.Token }, async (page, cancellation) =>
         {
-            var uploadId = BenchIds.Upload(_run, upload);
-            IEventSink sink = scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: Systems.IsOurs(system));
+            var watchers = page.Select(upload => (UploadId: BenchIds.Upload(_run, upload), Sink: NewSink())).ToArray();
+            var (uploadId, sink) = watchers[0];
             BenchClient client = system switch
             {
-                Systems.SignalR => new SignalRClient(upload, uploadId, sink),
-                Systems.UploadistaSse => new UploadistaSseClient(upload, uploadId, sink),
-                _ => new UploadistaClient(upload, uploadId, sink),
+                Systems.SignalR => new SignalRClient(uploadId, sink),
+                Systems.UploadistaSse => new UploadistaSseClient(uploadId, sink),
+                Systems.UploadistaMultiplexed => new UploadistaMultiplexedClient(watchers),
+                _ => new UploadistaClient(uploadId, sink),
             };
             lock (clients)
             {
@@ -128,6 +136,8 @@ internal sealed class ScenarioRun(Scenario scenario, string system, LoadOptions 
             client.StartReading(stop);
         });
     }
+
+    private IEventSink NewSink() => scenario.Kind == ScenarioKind.Uploads ? new UploadSink(_stats) : new TickSink(_stats, checkSeq: Systems.IsOurs(system));
 
     /// <summary>
     /// Five events per upload, published and delivered before anything is measured: the figures are

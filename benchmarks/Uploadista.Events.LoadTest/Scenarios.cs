@@ -82,4 +82,27 @@ internal sealed record Scenario(string Name, string Description, ScenarioKind Ki
     }
 }
 
-internal sealed record LoadOptions(bool Quick, int Rounds, double Seconds, int IdleSockets, int Uploads, string[] Only, bool Telemetry = false, bool Traces = false, bool Sse = false);
+/// <summary>The command line's choices (Program.cs).</summary>
+/// <param name="Quick">One short round and fewer idle sockets (<c>--quick</c>).</param>
+/// <param name="Rounds">Rounds per scenario and system (<c>--rounds</c>).</param>
+/// <param name="Seconds">Seconds each stress scenario publishes for (<c>--seconds</c>).</param>
+/// <param name="IdleSockets">Sockets of the idle scenario (<c>--idle</c>).</param>
+/// <param name="Uploads">Uploads of the uploads workloads (<c>--uploads</c>).</param>
+/// <param name="Only">The scenarios to run, all when empty (<c>--only</c>).</param>
+/// <param name="Telemetry">Compare ours with ours observed by OpenTelemetry (<c>--telemetry</c>).</param>
+/// <param name="Traces">With <paramref name="Telemetry"/>, record every span too (<c>--telemetry-traces</c>).</param>
+/// <param name="Sse">Compare ours with ours over Server-Sent Events (<c>--sse</c>).</param>
+/// <param name="Mux">Compare ours with ours on multiplexed sockets (<c>--mux</c>).</param>
+/// <param name="MuxUploads">With <paramref name="Mux"/>, the uploads each multiplexed socket subscribes to (<c>--mux-uploads</c>).</param>
+internal sealed record LoadOptions(
+    bool Quick,
+    int Rounds,
+    double Seconds,
+    int IdleSockets,
+    int Uploads,
+    string[] Only,
+    bool Telemetry = false,
+    bool Traces = false,
+    bool Sse = false,
+    bool Mux = false,
+    int MuxUploads = UploadistaMultiplexedClient.DefaultUploads);

@@ -17,7 +17,7 @@ namespace Uploadista.Events.LoadTest;
 /// one since seq 0, up to 1,000, and upload ids are fresh per run), and the stress scenarios wait for
 /// the whole warm-up to be delivered before measuring, which every stream can only do once joined.
 /// </remarks>
-internal sealed class UploadistaSseClient(int upload, string uploadId, IEventSink sink) : BenchClient(upload, uploadId, sink)
+internal sealed class UploadistaSseClient(string uploadId, IEventSink sink) : BenchClient
 {
     private const int BufferSize = 16 * 1024;
 
@@ -49,9 +49,13 @@ internal sealed class UploadistaSseClient(int upload, string uploadId, IEventSin
     private Stream? _stream;
     private Task? _reading;
 
+    private readonly IEventSink _sink = sink;
+
+    public override IReadOnlyList<IEventSink> Sinks { get; } = [sink];
+
     public override async Task ConnectAsync(ChildProcess server, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.HttpUri, $"/uploadista/sse/upload/{UploadId}"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(server.HttpUri, $"/uploadista/sse/upload/{uploadId}"));
         request.Headers.Accept.ParseAdd("text/event-stream");
         _response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         _response.EnsureSuccessStatusCode();
@@ -168,7 +172,7 @@ internal sealed class UploadistaSseClient(int upload, string uploadId, IEventSin
             if (!_closeEvent)
             {
                 var data = line[5..];
-                Sink.OnEvent(data.Length > 0 && data[0] == ' ' ? data[1..] : data);
+                _sink.OnEvent(data.Length > 0 && data[0] == ' ' ? data[1..] : data);
             }
         }
         else if (line.StartsWith("event:"u8))
