@@ -35,7 +35,7 @@ internal static partial class Log
     [LoggerMessage(101, LogLevel.Debug, "WebSocket connection on channel {Channel} ended.", EventName = "ConnectionEnded")]
     public static partial void ConnectionEnded(ILogger logger, string channel);
 
-    [LoggerMessage(102, LogLevel.Warning, "Subscribing a WebSocket connection to channel {Channel} failed; it is closed with 1013 (try again later).", EventName = "JoinFailed")]
+    [LoggerMessage(102, LogLevel.Warning, "Subscribing a connection (a WebSocket or a Server-Sent Events stream) to channel {Channel} failed; it is closed with 1013 (try again later).", EventName = "JoinFailed")]
     public static partial void JoinFailed(ILogger logger, string channel, Exception exception);
 
     [LoggerMessage(103, LogLevel.Debug, "WebSocket connection on channel {Channel} was lost: {Reason}", EventName = "ConnectionLost")]

@@ -147,7 +147,7 @@ internal sealed class ConnectionAdmission(
         }
 
         throw new InvalidOperationException(
-            "The Uploadista WebSocket handler must be mapped on a route with an {uploadId} or a {jobId} parameter, " +
+            "The Uploadista WebSocket (or Server-Sent Events) handler must be mapped on a route with an {uploadId} or a {jobId} parameter, " +
             "for example app.Map(\"/events/upload/{uploadId}\", UploadistaWebSocketHandler.HandleAsync).");
     }
 

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -54,9 +53,6 @@ public static class UploadistaEndpointRouteBuilderExtensions
         return Map(endpoints, prefix);
     }
 
-    private static Task HandleEventStreamAsync(HttpContext context)
-        => context.RequestServices.GetRequiredService<EventStreamHandler>().HandleAsync(context);
-
     private static UploadistaEventsOptions Options(IEndpointRouteBuilder endpoints)
     {
         if (endpoints.ServiceProvider.GetService<WebSocketConnectionHandler>() is null)
@@ -76,8 +72,8 @@ public static class UploadistaEndpointRouteBuilderExtensions
 
         // The same streams as Server-Sent Events, for networks that break WebSockets: mapped with them,
         // so that a client's fallback always finds them, under the same conventions.
-        group.MapGet("/sse/upload/{uploadId?}", HandleEventStreamAsync).WithDisplayName("Uploadista upload events (Server-Sent Events)");
-        group.MapGet("/sse/flow/{jobId?}", HandleEventStreamAsync).WithDisplayName("Uploadista flow events (Server-Sent Events)");
+        group.MapGet("/sse/upload/{uploadId?}", UploadistaWebSocketHandler.HandleEventStreamAsync).WithDisplayName("Uploadista upload events (Server-Sent Events)");
+        group.MapGet("/sse/flow/{jobId?}", UploadistaWebSocketHandler.HandleEventStreamAsync).WithDisplayName("Uploadista flow events (Server-Sent Events)");
 
         // Connections live as long as the upload; a request timeout policy must not cut them.
         group.DisableRequestTimeout();

@@ -8,9 +8,13 @@ namespace Uploadista.Events.Tests.Infrastructure;
 internal sealed class GatedBroadcaster(IEventBroadcaster inner) : IEventBroadcaster
 {
     private readonly List<IChannelSubscriber> _subscribers = [];
+    private int _waiting;
 
     /// <summary>Gets or sets the gate retained reads wait at; null lets them through.</summary>
     public TaskCompletionSource? Gate { get; set; }
+
+    /// <summary>Gets the number of retained reads waiting at the gate now (a joining connection is held by then).</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     public ValueTask<long> PublishAsync(string channel, EventPublication publication, CancellationToken cancellationToken = default)
         => inner.PublishAsync(channel, publication, cancellationToken);
@@ -29,7 +33,15 @@ internal sealed class GatedBroadcaster(IEventBroadcaster inner) : IEventBroadcas
     {
         if (Gate is { } gate)
         {
-            await gate.Task;
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await gate.Task;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
         }
 
         return await inner.GetRetainedAsync(channel, afterSeq, cancellationToken);

@@ -72,6 +72,33 @@ public sealed class EventStreamTests
     }
 
     [Fact]
+    public async Task A_stream_opens_before_it_has_joined_and_then_gets_what_it_is_owed_in_order()
+    {
+        GatedBroadcaster gated = null!;
+        await using var server = await EventsServer.StartAsync(
+            services: s => s.AddSingleton<IEventBroadcaster>(sp => gated = new GatedBroadcaster(ActivatorUtilities.CreateInstance<MemoryEventBroadcaster>(sp))));
+        await PublishErrorsAsync(server, "held", 1, 3);
+
+        // The join's read of the retained events is held at the gate: the stream is open all the same.
+        gated.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var stream = await EventStreamClient.ConnectAsync(server.UploadStreamUri("held"), lastEventId: "1");
+        stream.Response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await stream.ReceiveAsync())!.Comment.Should().NotBeNull("the headers and the opening comment go out before the stream has joined");
+        await Eventually.HoldsAsync(() => gated.Waiting == 1, "the join waits for the retained events");
+
+        // Live events published meanwhile wait behind what the stream is owed.
+        await PublishErrorsAsync(server, "held", 4, 5);
+        gated.Gate.SetResult();
+        var ids = new List<string?>();
+        while (ids.Count < 4)
+        {
+            ids.Add((await stream.ReceiveEventAsync()).Id);
+        }
+
+        ids.Should().Equal(["2", "3", "4", "5"], "the retained events after Last-Event-ID, then the live ones: no gap, no duplicate");
+    }
+
+    [Fact]
     public async Task Refusals_are_http_statuses_with_the_json_body()
     {
         await using var server = await EventsServer.StartAsync(
