@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Tests the packages as a user gets them. Packs both (Release) into artifacts/packages, checks what
-# they carry (eng/consumer-test/PackageChecks.cs), then creates a fresh `dotnet new web` app outside
-# the repository that references Uploadista.Events by version from that folder, with the README's
-# quick start as its Program.cs, as it is; runs it on a loopback port, and checks that a WebSocket on
-# it receives the events its endpoint publishes. eng/test.sh runs it, and so CI.
+# Tests the packages as a user gets them. Packs all four (Release) into artifacts/packages, checks
+# what they carry (eng/consumer-test/PackageChecks.cs), then creates a fresh `dotnet new web` app
+# outside the repository that references Uploadista.Events by version from that folder, with the
+# README's quick start as its Program.cs, as it is; runs it on a loopback port, and checks that a
+# WebSocket on it receives the events its endpoint publishes. Then a fresh `dotnet new console` app,
+# the README's worker example as its Program.cs, watches an upload on that app through
+# Uploadista.Events.Client. eng/test.sh runs it, and so CI.
 #
 # The packages get a version of their own (<version>-ci.<time>), and the app restores into a packages
 # folder of its own, with the machine's global one as a read-only fallback: the test never picks up
@@ -34,20 +36,25 @@ version="$base_version-ci.$(date -u +%Y%m%d%H%M%S)"
 packages="$repo/artifacts/packages"
 step "packing $version into artifacts/packages"
 rm -rf "$packages"
-for project in src/Uploadista.Events src/Uploadista.Events.Redis; do
+for project in src/Uploadista.Events.Contracts src/Uploadista.Events src/Uploadista.Events.Redis src/Uploadista.Events.Client; do
   dotnet pack "$project" -c Release -o "$packages" -p:Version="$version" -nologo -v:q -clp:NoSummary
 done
 
-# --- The quick start, from the README --------------------------------------------------------------
-# The C# block right after the "consumer-test: Program.cs" marker comment, without its fences.
+# --- The quick start and the worker example, from the README ------------------------------------------
+# The C# block right after a "consumer-test: <name>" marker comment, without its fences.
+readme_block() {
+  awk -v marker="<!-- consumer-test: $1" '
+    index($0, marker) == 1 { found = 1; next }
+    found && !inside && /^```csharp$/ { inside = 1; next }
+    inside && /^```$/ { exit }
+    inside { print }
+  ' README.md > "$2"
+  [ -s "$2" ] || fail "README.md has no \`\`\`csharp block after a '<!-- consumer-test: $1' marker"
+}
 quick_start="$work/Program.cs"
-awk '
-  /<!-- consumer-test: Program.cs/ { marker = 1; next }
-  marker && !inside && /^```csharp$/ { inside = 1; next }
-  inside && /^```$/ { exit }
-  inside { print }
-' README.md > "$quick_start"
-[ -s "$quick_start" ] || fail "README.md has no \`\`\`csharp block after a '<!-- consumer-test: Program.cs' marker"
+readme_block Program.cs "$quick_start"
+worker_example="$work/Worker.cs"
+readme_block Worker.cs "$worker_example"
 
 # --- Check the packages --------------------------------------------------------------------------
 step "building the checker"
@@ -76,8 +83,9 @@ cat > "$work/nuget.config" <<EOF
 EOF
 dotnet new web -o "$work/app" -n ConsumerApp --no-update-check >/dev/null
 cp "$quick_start" "$work/app/Program.cs"
-# Uploadista.Events is what the quick start uses; Uploadista.Events.Redis is referenced too, so that
-# its dependencies (Uploadista.Events at the same version, StackExchange.Redis) restore from a feed.
+# Uploadista.Events is what the quick start uses (it brings Uploadista.Events.Contracts);
+# Uploadista.Events.Redis is referenced too, so that its dependencies (Uploadista.Events at the same
+# version, StackExchange.Redis) restore from a feed.
 dotnet add "$work/app" package Uploadista.Events --version "$version" --no-restore >/dev/null
 dotnet add "$work/app" package Uploadista.Events.Redis --version "$version" --no-restore >/dev/null
 grep -q "ProjectReference" "$work/app/ConsumerApp.csproj" && fail "the app must reference the packages, not the projects"
@@ -113,7 +121,23 @@ body=$(curl -fsS "$url") || fail "GET $url failed"
 grep -q "export" <<<"$body" || fail "$url is not the ES module"
 echo "ok: $url serves the browser client"
 
+step "a fresh console app, the README's worker example, watches an upload on the app to its end"
+dotnet new console -o "$work/worker" -n Worker --no-update-check >/dev/null
+cp "$worker_example" "$work/worker/Program.cs"
+dotnet add "$work/worker" package Uploadista.Events.Client --version "$version" --no-restore >/dev/null
+dotnet publish "$work/worker" -c Release -nologo -v:q -clp:NoSummary -warnaserror -o "$work/worker/out"
+grep -q "Microsoft.AspNetCore" "$work/worker/out/Worker.runtimeconfig.json" \
+  && fail "the worker needs ASP.NET Core: Uploadista.Events.Client must not"
+upload_id="worker-$(date +%s%N)"
+curl -fsS -X PUT "$base_url/api/uploads/$upload_id" >/dev/null || fail "PUT /api/uploads/$upload_id failed"
+# The upload happened before the worker connects: it gets the retained events (late join), then stops.
+worker_output=$(timeout 60 dotnet "$work/worker/out/Worker.dll" "$base_url" "$upload_id") \
+  || { echo "$worker_output"; fail "the worker did not end by itself within 60 s"; }
+echo "$worker_output"
+expected=$'1: UploadStartedEvent\n2: UploadProgressEvent\n3: UploadCompleteEvent\nStored at https://cdn.example.com/abc123/photo.jpg'
+[ "$worker_output" = "$expected" ] || fail "the worker printed something else than: $expected"
+
 kill "$app_pid"
 wait "$app_pid" 2>/dev/null || true
 app_pid=""
-step "passed: Uploadista.Events $version installs from a folder into a fresh app, and its quick start delivers"
+step "passed: the packages $version install from a folder into fresh apps; the quick start delivers, and the worker watches"

@@ -13,11 +13,14 @@ internal static partial class PackageChecks
     private const string RepositoryUrl = "https://github.com/uploadista/uploadista-events-dotnet";
     private const string Framework = "net10.0";
 
-    // Each package's whole list of dependencies: anything else in a nuspec is one users did not ask for.
-    private static readonly Dictionary<string, string[]> Packages = new()
+    // Each package's whole list of dependencies (anything else in a nuspec is one users did not ask
+    // for), and whether it needs ASP.NET Core: the contracts and the client must not.
+    private static readonly Dictionary<string, (string[] Dependencies, bool AspNetCore)> Packages = new()
     {
-        ["Uploadista.Events"] = [],
-        ["Uploadista.Events.Redis"] = ["Uploadista.Events", "StackExchange.Redis"],
+        ["Uploadista.Events.Contracts"] = ([], false),
+        ["Uploadista.Events"] = (["Uploadista.Events.Contracts"], true),
+        ["Uploadista.Events.Redis"] = (["Uploadista.Events", "StackExchange.Redis"], true),
+        ["Uploadista.Events.Client"] = (["Uploadista.Events.Contracts"], false),
     };
 
     // Portable PDB custom debug information kinds (the Portable PDB specification).
@@ -26,7 +29,7 @@ internal static partial class PackageChecks
 
     public static void Run(string folder, string version, string quickStart)
     {
-        foreach (var (id, dependencies) in Packages)
+        foreach (var (id, (dependencies, aspNetCore)) in Packages)
         {
             Console.WriteLine($"{id} {version}");
             var nupkg = Path.Combine(folder, $"{id}.{version}.nupkg");
@@ -38,7 +41,7 @@ internal static partial class PackageChecks
             var metadata = Nuspec(package, $"{id}.nuspec");
             var commit = CheckMetadata(metadata, id, version);
             CheckReadme(package, metadata, id == "Uploadista.Events" ? quickStart : null);
-            CheckDependencies(metadata, version, dependencies);
+            CheckDependencies(metadata, version, dependencies, aspNetCore);
             Check.That(package.GetEntry($"lib/{Framework}/{id}.xml") is not null, "the XML documentation is in lib/");
             var pdbId = CodeViewPdbId(package, $"lib/{Framework}/{id}.dll");
 
@@ -78,20 +81,22 @@ internal static partial class PackageChecks
         }
     }
 
-    private static void CheckDependencies(XElement metadata, string version, string[] expected)
+    private static void CheckDependencies(XElement metadata, string version, string[] expected, bool aspNetCore)
     {
         var group = Child(metadata, "dependencies")?.Elements().SingleOrDefault(g => g.Attribute("targetFramework")?.Value == Framework);
         var dependencies = group?.Elements().ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")?.Value) ?? [];
         Check.That(
             dependencies.Keys.Order().SequenceEqual(expected.Order()),
             $"only real dependencies: [{string.Join(", ", dependencies.Select(d => $"{d.Key} {d.Value}"))}]");
-        if (dependencies.TryGetValue("Uploadista.Events", out var events))
+        foreach (var (id, dependencyVersion) in dependencies.Where(d => d.Key.StartsWith("Uploadista.", StringComparison.Ordinal)))
         {
-            Check.That(events == version, "Uploadista.Events at the same version");
+            Check.That(dependencyVersion == version, $"{id} at the same version");
         }
 
-        var frameworks = Child(metadata, "frameworkReferences")?.Descendants().Select(f => f.Attribute("name")?.Value);
-        Check.That(frameworks?.Contains("Microsoft.AspNetCore.App") == true, "the framework reference Microsoft.AspNetCore.App");
+        var frameworks = Child(metadata, "frameworkReferences")?.Descendants().Select(f => f.Attribute("name")?.Value).ToList() ?? [];
+        Check.That(
+            frameworks.Contains("Microsoft.AspNetCore.App") == aspNetCore,
+            aspNetCore ? "the framework reference Microsoft.AspNetCore.App" : "no framework reference to ASP.NET Core");
     }
 
     private static Guid CodeViewPdbId(ZipArchive package, string path)

@@ -103,7 +103,7 @@ internal sealed class EventPublisher : IUploadistaEventPublisher, IDisposable
         var stamped = jobUpload is not null && uploadistaEvent is FlowEvent { UploadId: null } flow
             ? flow with { UploadId = jobUpload, Timestamp = timestamp, Seq = 0 }
             : uploadistaEvent with { Timestamp = timestamp, Seq = 0 };
-        var payload = JsonSerializer.SerializeToUtf8Bytes(stamped, EventJsonContext.Default.UploadistaEvent);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(stamped, UploadistaEventJson.TypeInfo);
         return new EventPublication(payload, Conflation.KeyOf(uploadistaEvent));
     }
 

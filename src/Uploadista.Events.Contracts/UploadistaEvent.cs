@@ -69,7 +69,7 @@ public abstract record FlowEvent : UploadistaEvent
     /// Gets the id of the upload the job belongs to, or <see langword="null"/>. Set it on the job's first
     /// event (<see cref="FlowStartedEvent"/>): the job's later events that leave it unset still reach the
     /// upload's sockets, carrying its id, for as long as the job's state is retained
-    /// (<see cref="UploadistaEventsOptions.RetentionPeriod"/> after its last event; docs/protocol.md,
+    /// (the server's <c>RetentionPeriod</c> after its last event; docs/protocol.md,
     /// "Flows and their upload").
     /// </summary>
     [JsonPropertyOrder(2)]

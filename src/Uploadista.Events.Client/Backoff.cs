@@ -1,0 +1,21 @@
+namespace Uploadista.Events.Client;
+
+/// <summary>
+/// Delays between reconnection attempts: doubling from the first delay up to the longest, each
+/// jittered between half of it and all of it, so that clients dropped together spread out.
+/// </summary>
+internal sealed class Backoff(TimeSpan first, TimeSpan longest)
+{
+    private int _failures;
+
+    /// <summary>The delay before the next attempt; each call counts one more failure.</summary>
+    public TimeSpan Next()
+    {
+        var doubled = first.Ticks * Math.Pow(2, Math.Min(_failures++, 30));
+        var delay = Math.Min(doubled, longest.Ticks);
+        return TimeSpan.FromTicks((long)(delay / 2 + (Random.Shared.NextDouble() * delay / 2)));
+    }
+
+    /// <summary>A connection worked (it delivered): the next failure starts from the first delay again.</summary>
+    public void Reset() => _failures = 0;
+}
