@@ -28,9 +28,10 @@ fi
 
 status=0
 
-# The browser client's npm package (src/browser): its types compile against a usage file, with the
-# TypeScript that package-lock.json pins, and it packs into artifacts/npm. The tests check what the
-# package holds and that its version is the NuGet packages' version.
+# The browser client's npm package (src/browser): its types compile against a usage file, and agree
+# with the types generated from docs/schema (json-schema-to-typescript), with the tools that
+# package-lock.json pins, and it packs into artifacts/npm. The tests check what the package holds and
+# that its version is the NuGet packages' version.
 mkdir -p artifacts/npm
 # (Chained with &&: set -e does not apply on the left of ||.)
 (
@@ -39,6 +40,15 @@ mkdir -p artifacts/npm
   npm run --silent typecheck &&
   npm pack --pack-destination ../../artifacts/npm --loglevel=error
 ) || { echo "The browser client's npm package failed its checks." >&2; status=1; }
+
+# The AsyncAPI document (docs/asyncapi.yaml): the AsyncAPI parser that eng/asyncapi's
+# package-lock.json pins reads it and the schemas it refers to, and its examples are checked against
+# them (eng/asyncapi/check.mjs).
+(
+  cd eng/asyncapi &&
+  npm ci --no-audit --no-fund --loglevel=error &&
+  npm run --silent check
+) || { echo "docs/asyncapi.yaml failed its checks." >&2; status=1; }
 
 rm -f tests/*/bin/*/*/measurements.txt
 dotnet test --solution Uploadista.Events.sln "$@" || status=$?

@@ -1,6 +1,7 @@
 // Types of the Uploadista.Events browser client (uploadista-events.js, and the UploadTracker it
 // re-exports from upload-tracker.js, with its multiplexed socket in multiplexed-socket.js) and of the events the server sends (docs/protocol.md). Written by
-// hand; the tests check each event's fields against the C# events.
+// hand; the tests check each event's fields against the C# events, and `npm run typecheck` against the
+// types generated from docs/schema (test/schema-types.test.ts).
 
 /** Fields every event carries. */
 export interface EventBase {

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Hosting;
 
@@ -153,7 +154,9 @@ public sealed class OtherServerTests
             length += result.Count;
             if (result.EndOfMessage)
             {
-                return JsonDocument.Parse(Encoding.UTF8.GetString(buffer, 0, length)).RootElement.Clone();
+                var text = Encoding.UTF8.GetString(buffer, 0, length);
+                FrameSchemaValidator.ServerFrame(text);
+                return JsonDocument.Parse(text).RootElement.Clone();
             }
         }
     }

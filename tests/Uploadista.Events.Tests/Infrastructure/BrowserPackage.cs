@@ -6,8 +6,11 @@ namespace Uploadista.Events.Tests.Infrastructure;
 /// <summary>The browser client's npm package folder, src/browser, and npm run in it.</summary>
 public static class BrowserPackage
 {
+    /// <summary>Gets the repository root: the first folder above the test's output folder that holds Uploadista.Events.sln.</summary>
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
     /// <summary>Gets the package folder, found from the test's output folder up to the repository root.</summary>
-    public static string Directory { get; } = Path.Combine(RepositoryRoot(), "src", "browser");
+    public static string Directory { get; } = Path.Combine(RepositoryRoot, "src", "browser");
 
     public static string File(string name) => Path.Combine(Directory, name);
 
@@ -44,7 +47,7 @@ public static class BrowserPackage
         }
     }
 
-    private static string RepositoryRoot()
+    private static string FindRepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !System.IO.File.Exists(Path.Combine(directory.FullName, "Uploadista.Events.sln")))

@@ -10,7 +10,10 @@ public sealed record StreamMessage(string? Id, string? Event, string Data, strin
     public JsonElement Json => JsonDocument.Parse(Data).RootElement;
 }
 
-/// <summary>A Server-Sent Events client that parses the stream as the WHATWG spec says, and shows comments too.</summary>
+/// <summary>
+/// A Server-Sent Events client that parses the stream as the WHATWG spec says, and shows comments too.
+/// The data of every event it receives is checked against docs/schema (<see cref="FrameSchemaValidator"/>).
+/// </summary>
 public sealed class EventStreamClient : IAsyncDisposable
 {
     private readonly HttpClient _http;
@@ -62,7 +65,13 @@ public sealed class EventStreamClient : IAsyncDisposable
             {
                 if (data.Count > 0 || comment is not null || id is not null)
                 {
-                    return new StreamMessage(id, type, string.Join('\n', data), comment);
+                    var message = new StreamMessage(id, type, string.Join('\n', data), comment);
+                    if (data.Count > 0)
+                    {
+                        FrameSchemaValidator.StreamData(type, message.Data);
+                    }
+
+                    return message;
                 }
 
                 continue;

@@ -83,7 +83,7 @@ public sealed class RawWebSocket : IAsyncDisposable
     public async Task SendTextAsync(string text)
         => await Socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
 
-    /// <summary>Reads the next message: its text, or null once the server has closed.</summary>
+    /// <summary>Reads the next message: its text (checked against docs/schema), or null once the server has closed.</summary>
     public async Task<string?> ReceiveTextOrCloseAsync()
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
@@ -101,7 +101,9 @@ public sealed class RawWebSocket : IAsyncDisposable
             length += result.Count;
             if (result.EndOfMessage)
             {
-                return Encoding.UTF8.GetString(buffer, 0, length);
+                var text = Encoding.UTF8.GetString(buffer, 0, length);
+                FrameSchemaValidator.ServerFrame(text);
+                return text;
             }
         }
     }

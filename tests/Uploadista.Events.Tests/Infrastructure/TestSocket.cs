@@ -4,7 +4,10 @@ using System.Text.Json;
 
 namespace Uploadista.Events.Tests.Infrastructure;
 
-/// <summary>A real <see cref="ClientWebSocket"/> with helpers to read frames under a deadline.</summary>
+/// <summary>
+/// A real <see cref="ClientWebSocket"/> with helpers to read frames under a deadline. Every text frame
+/// it receives is checked against docs/schema (<see cref="FrameSchemaValidator"/>).
+/// </summary>
 public sealed class TestSocket : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
@@ -63,7 +66,9 @@ public sealed class TestSocket : IAsyncDisposable
             length += result.Count;
             if (result.EndOfMessage)
             {
-                return Encoding.UTF8.GetString(_buffer, 0, length);
+                var text = Encoding.UTF8.GetString(_buffer, 0, length);
+                FrameSchemaValidator.ServerFrame(text);
+                return text;
             }
         }
     }
