@@ -23,9 +23,7 @@ public sealed class EventSourceTests(BrowserFixture browser) : IClassFixture<Bro
         {
             app.MapUploadistaWebSockets();
             app.MapGet("/", () => Results.Content("<!doctype html><title>sse</title>", "text/html"));
-            app.MapGet("/client/{file}", (string file) => file is "uploadista-events.js" or "upload-tracker.js" or "multiplexed-socket.js" or "reconnect.js"
-                ? Results.File(Path.Combine(BrowserPackage.Directory, file), "text/javascript")
-                : Results.NotFound());
+            BrowserPackage.MapClient(app);
         });
     }
 
