@@ -116,10 +116,21 @@ step "a WebSocket on the app receives what its endpoint publishes"
 check receive "$base_url" || { cat "$work/app.log"; fail "the WebSocket check failed"; }
 
 step "the browser client is served from _content/, through the quick start's MapStaticAssets()"
-url="$base_url/_content/Uploadista.Events/uploadista-events.js"
-body=$(curl -fsS "$url") || fail "GET $url failed"
-grep -q "export" <<<"$body" || fail "$url is not the ES module"
-echo "ok: $url serves the browser client"
+# The module a page imports, and every module it imports in turn: one the package left out would
+# break the client in the browser only.
+modules=(uploadista-events.js)
+served=()
+while ((${#modules[@]})); do
+  module=${modules[0]}
+  modules=("${modules[@]:1}")
+  [[ " ${served[*]} " == *" $module "* ]] && continue
+  url="$base_url/_content/Uploadista.Events/$module"
+  body=$(curl -fsS "$url") || fail "GET $url failed"
+  grep -q "export" <<<"$body" || fail "$url is not an ES module"
+  served+=("$module")
+  modules+=($(grep -oE 'from "\./[A-Za-z0-9._-]+\.js"' <<<"$body" | sed -E 's/^from "\.\/(.*)"$/\1/' || true))
+done
+echo "ok: $base_url/_content/Uploadista.Events/ serves the browser client: ${served[*]}"
 
 step "a fresh console app, the README's worker example, watches an upload on the app to its end"
 dotnet new console -o "$work/worker" -n Worker --no-update-check >/dev/null

@@ -1,7 +1,8 @@
-// Types of the Uploadista.Events browser client (uploadista-events.js, and the UploadTracker it
-// re-exports from upload-tracker.js, with its multiplexed socket in multiplexed-socket.js) and of the events the server sends (docs/protocol.md). Written by
-// hand; the tests check each event's fields against the C# events, and `npm run typecheck` against the
-// types generated from docs/schema (test/schema-types.test.ts).
+// Types of the Uploadista.Events browser client (uploadista-events.js, with its Server-Sent Events
+// transport in event-stream.js, and the UploadTracker it re-exports from upload-tracker.js, with its
+// multiplexed socket in multiplexed-socket.js) and of the events the server sends (docs/protocol.md).
+// Written by hand; the tests check each event's fields against the C# events, and `npm run typecheck`
+// against the types generated from docs/schema (test/schema-types.test.ts).
 
 /** Fields every event carries. */
 export interface EventBase {
@@ -94,16 +95,22 @@ export type UploadistaEvent = UploadStartedEvent | UploadProgressEvent | UploadC
 
 /**
  * The state of a subscription: "connecting", "open", "reconnecting" (waiting to retry), "offline"
- * (the browser is offline: waiting for it to be back), "refused" (4401/4403: stopped for good),
+ * (the browser is offline: waiting for it to be back), "refused" (4401/4403, or a stream refused with
+ * 401/403: stopped for good),
  * "failed" (this client broke the protocol: stopped), "closed" (by close()).
  */
 export type ConnectionState = "connecting" | "open" | "reconnecting" | "offline" | "refused" | "failed" | "closed";
 
 /** What came with a change of state; which fields are set depends on the state and its cause. */
 export interface StateDetail {
-  /** The close status of the connection that ended (docs/protocol.md). */
+  /**
+   * The close status of the connection that ended (docs/protocol.md); for a stream the server refused,
+   * the close status of a WebSocket refused alike (401: 4401, 403: 4403, 429: 1013, ...).
+   */
   code?: number;
   reason?: string;
+  /** The HTTP status the server refused a stream (Server-Sent Events) with. */
+  status?: number;
   /** "reconnecting": the attempt about to be made, counted since the last event or stable connection. */
   attempt?: number;
   /** "reconnecting": milliseconds until it is made. */
@@ -131,6 +138,11 @@ export interface UploadistaEventsOptions {
   transport?: Transport;
   /** An EventSource implementation (default: the browser's). */
   EventSource?: typeof EventSource;
+  /**
+   * A fetch implementation (default: the browser's), used only to ask the server why it refused a
+   * stream (EventSource does not tell): the same URL once more, for its status and JSON body.
+   */
+  fetch?: typeof fetch;
 }
 
 /** What carries a subscription's events. */

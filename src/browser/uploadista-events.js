@@ -1,16 +1,13 @@
 // Uploadista.Events browser client: watches uploads and processing jobs over WebSockets (or Server-Sent
 // Events where a WebSocket cannot be opened), reconnects
 // with exponential backoff and jitter, and resumes with `since` (and the run of seqs it belongs to) so
-// nothing retained is missed. An ES module with no dependencies; its types are in
-// uploadista-events.d.ts. See docs/browser-client.md.
+// nothing retained is missed. An ES module with no dependencies (its Server-Sent Events transport is
+// in event-stream.js); its types are in uploadista-events.d.ts. See docs/browser-client.md.
 
 // Many uploads at once, with a state object each for the page to render; in a file of its own.
 export { UploadTracker } from "./upload-tracker.js";
 import { REFUSED, CLIENT_FAULTS, STABLE_AFTER, STARTED_OVER, backoff, offline } from "./reconnect.js";
-
-/** The event types a stream names in its event: lines; EventSource has no catch-all listener. */
-const EVENT_TYPES = ["upload_started", "upload_progress", "upload_complete", "upload_error",
-  "flow_started", "flow_progress", "flow_complete", "flow_error", "message"];
+import { openStream } from "./event-stream.js";
 
 /** Connects to the Uploadista.Events WebSocket (or Server-Sent Events) endpoints of one server. */
 export class UploadistaEvents {
@@ -24,6 +21,8 @@ export class UploadistaEvents {
    * @param {"websocket" | "sse" | "auto"} [options.transport] "auto" (the default) uses a WebSocket, and
    *   Server-Sent Events once a WebSocket could not be opened; "sse" or "websocket" uses only that.
    * @param {typeof EventSource} [options.EventSource] An EventSource implementation (default: the browser's).
+   * @param {typeof fetch} [options.fetch] A fetch implementation (default: the browser's), only to ask
+   *   the server why it refused a stream, which EventSource does not tell.
    */
   constructor(options = {}) {
     this.url = (options.url ?? defaultUrl()).replace(/\/+$/, "");
@@ -31,6 +30,7 @@ export class UploadistaEvents {
     this.maxDelay = options.maxDelay ?? 15000;
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.EventSource = options.EventSource ?? globalThis.EventSource;
+    this.fetch = options.fetch ?? globalThis.fetch;
     this.transport = options.transport ?? "auto";
     if (!["websocket", "sse", "auto"].includes(this.transport)) throw new TypeError(`transport must be "websocket", "sse" or "auto"`);
     // The streams' base URL: the same host and prefix, over HTTP(S).
@@ -64,8 +64,9 @@ export class UploadistaEvents {
 
 /**
  * One watched upload or job. States: "connecting", "open", "reconnecting" (waiting to retry),
- * "offline" (the browser is offline: waiting for it to be back), "refused" (4401/4403: stopped for
- * good), "failed" (this client broke the protocol: stopped), "closed" (by close()).
+ * "offline" (the browser is offline: waiting for it to be back), "refused" (4401/4403, or a stream
+ * refused with 401/403: stopped for good), "failed" (this client broke the protocol: stopped),
+ * "closed" (by close()).
  */
 export class Subscription {
   /**
@@ -135,7 +136,7 @@ export class Subscription {
 
   open(token) {
     if (this.streaming) {
-      this.openStream(token);
+      openStream(this, `${this.client.streamUrl}/sse/${this.path}${this.query(token)}`);
       return;
     }
     const url = `${this.client.url}/ws/${this.path}${this.query(token)}`;
@@ -171,9 +172,7 @@ export class Subscription {
       }
       // seq never goes down on a connection (the server closes it with 4010 instead); an older
       // server may still do it after losing its state: take it as the new start.
-      this.lastSeq = message.seq;
-      this.attempt = 0;
-      this.onEvent(message);
+      this.received(message);
     };
 
     socket.onclose = (event) => {
@@ -187,95 +186,41 @@ export class Subscription {
         this.connect();
         return;
       }
-      if (REFUSED.has(event.code)) {
-        this.stop();
-        this.setState("refused", { code: event.code, reason: event.reason || REFUSED.get(event.code) });
-        return;
-      }
-      if (CLIENT_FAULTS.has(event.code)) {
-        this.stop();
-        this.setState("failed", { code: event.code, reason: event.reason });
-        return;
-      }
-      if (event.code === STARTED_OVER) {
-        // The server lost the channel's state and it started over: what this client has is from the
-        // lost run, so it asks for everything.
-        this.lastSeq = 0;
-        this.epoch = null;
-      }
-      if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
-      this.retry({ code: event.code, reason: event.reason });
+      this.ended({ code: event.code, reason: event.reason }, openedAt);
     };
   }
 
+  /** An event: where a reconnection resumes from, and a sign that the connection works. */
+  received(message) {
+    this.lastSeq = message.seq;
+    this.attempt = 0;
+    this.onEvent(message);
+  }
+
   /**
-   * Opens a Server-Sent Events stream. EventSource reconnects by itself after a dropped stream, with
-   * Last-Event-ID (the seq of the last event, which is each event's id), so the server resumes after
-   * it; this client reconnects itself (fresh token, since) only when the server ended the stream with
-   * its close event, or EventSource gave up (a refusal: its status cannot be read, so it backs off).
+   * The connection ended (closed, or its stream ended or refused) with detail.code, the close status
+   * (docs/protocol.md): stops for good after a refusal or a fault of this client, else reconnects.
    */
-  openStream(token) {
-    const source = new this.client.EventSource(`${this.client.streamUrl}/sse/${this.path}${this.query(token)}`);
-    this.socket = source;
-    let openedAt = 0;
-    let first = true;
-    const end = (detail) => {
-      source.close();
-      if (this.socket !== source || this.state === "closed") return;
-      this.socket = null;
-      if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
-      this.retry(detail);
-    };
-
-    source.onopen = () => {
-      if (this.socket !== source) return;
-      openedAt = Date.now();
-      this.setState("open");
-    };
-
-    const onMessage = (event) => {
-      if (this.socket !== source) return;
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      if (typeof message.seq !== "number") return;
-      // A stream names no epoch: the seq alone says where to resume.
-      if (first) {
-        first = false;
-        this.epoch = null;
-      }
-      this.lastSeq = message.seq;
-      this.attempt = 0;
-      this.onEvent(message);
-    };
-    for (const type of EVENT_TYPES) source.addEventListener(type, onMessage);
-
-    // The server ended the stream (slow consumer, shutdown, reset): its last event says why.
-    source.addEventListener("close", (event) => {
-      let detail = {};
-      try {
-        detail = JSON.parse(event.data);
-      } catch {
-        // keep the empty detail
-      }
-      if (detail.code === STARTED_OVER) {
-        this.lastSeq = 0;
-        this.epoch = null;
-      }
-      end({ code: detail.code, reason: detail.reason });
-    });
-
-    source.onerror = () => {
-      if (this.socket !== source) return;
-      if (source.readyState === 2) {
-        end({}); // CLOSED: EventSource gave up (a refusal, or not an event stream)
-      } else {
-        this.setState("reconnecting", { attempt: this.attempt, delay: 0 }); // EventSource resumes by itself
-      }
-    };
+  ended(detail, openedAt) {
+    const { code } = detail;
+    if (REFUSED.has(code)) {
+      this.stop();
+      this.setState("refused", { ...detail, reason: detail.reason || REFUSED.get(code) });
+      return;
+    }
+    if (CLIENT_FAULTS.has(code)) {
+      this.stop();
+      this.setState("failed", detail);
+      return;
+    }
+    if (code === STARTED_OVER) {
+      // The server lost the channel's state and it started over: what this client has is from the
+      // lost run, so it asks for everything.
+      this.lastSeq = 0;
+      this.epoch = null;
+    }
+    if (openedAt && Date.now() - openedAt >= STABLE_AFTER) this.attempt = 0;
+    this.retry(detail);
   }
 
   /** Waits, then connects again; while the browser is offline, waits for it to be back instead. */

@@ -49,6 +49,7 @@ internal sealed class EventStreamHandler
         var verdict = await _admission.DecideAsync(context, eventStream: true);
         if (verdict.Request is not { } request)
         {
+            LetOriginRead(context.Request, context.Response);
             await WebSocketConnectionHandler.RefuseAsync(context, verdict.HttpStatus, verdict.Error!, verdict.Message!);
             return;
         }
@@ -58,6 +59,7 @@ internal sealed class EventStreamHandler
             var (status, reason) = (verdict.CloseStatus!.Value, verdict.CloseReason!);
             Log.EventStreamRefused(_logger, request.Channel, status, reason);
             var (httpStatus, error) = WebSocketConnectionHandler.HttpEquivalent(status);
+            LetOriginRead(context.Request, context.Response);
             await WebSocketConnectionHandler.RefuseAsync(context, httpStatus, error, reason);
             return;
         }
@@ -82,11 +84,7 @@ internal sealed class EventStreamHandler
 
         // A cross-origin EventSource reads the stream only with CORS. The origin was already checked
         // against AllowedOrigins (as for a WebSocket); no credentials are allowed (tokens go in the query).
-        if (context.Request.Headers.Origin is { Count: 1 } origin && !response.Headers.ContainsKey(HeaderNames.AccessControlAllowOrigin))
-        {
-            response.Headers.AccessControlAllowOrigin = origin;
-            response.Headers.Vary = HeaderNames.Origin;
-        }
+        LetOriginRead(context.Request, response);
 
         // Every write goes out at once: no response buffering, and no compression that would hold
         // events back until a block is full.
@@ -97,5 +95,21 @@ internal sealed class EventStreamHandler
 
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.BodyWriter.WriteAsync(Opening, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Names the request's origin in <c>Access-Control-Allow-Origin</c> (unless the application's CORS
+    /// already did), so that a page of another origin can read the response: the stream of an allowed
+    /// origin, and any refusal. <c>EventSource</c> hides a refusal's status, so the browser client asks
+    /// for it again with <c>fetch</c>, which reads it only with CORS; a refused WebSocket tells its
+    /// close status to any origin alike, so the status and JSON body of a refusal reveal nothing more.
+    /// </summary>
+    private static void LetOriginRead(HttpRequest request, HttpResponse response)
+    {
+        if (request.Headers.Origin is { Count: 1 } origin && !response.Headers.ContainsKey(HeaderNames.AccessControlAllowOrigin))
+        {
+            response.Headers.AccessControlAllowOrigin = origin;
+            response.Headers.Vary = HeaderNames.Origin;
+        }
     }
 }

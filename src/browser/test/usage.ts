@@ -14,7 +14,7 @@ import {
 const events = new UploadistaEvents({ url: "wss://api.example.com/uploadista", minDelay: 250, maxDelay: 10_000 });
 
 // Server-Sent Events: forced, or (the default) where a WebSocket cannot be opened.
-const streams = new UploadistaEvents({ transport: "sse", EventSource });
+const streams = new UploadistaEvents({ transport: "sse", EventSource, fetch });
 new UploadistaEvents({ transport: "auto" });
 // @ts-expect-error: only "websocket", "sse" and "auto"
 new UploadistaEvents({ transport: "long-polling" });
@@ -45,7 +45,7 @@ const subscription = events.watchUpload("abc123", {
   since: 12,
   onEvent: (message) => console.log(describe(message)),
   onState: (state: ConnectionState, detail) => {
-    if (state === "refused") console.log(detail.code, detail.reason);
+    if (state === "refused") console.log(detail.code, detail.reason, detail.status ?? "a WebSocket's close");
     if (state === "reconnecting") console.log(detail.attempt, detail.delay, detail.error);
   },
 });

@@ -27,7 +27,7 @@ public sealed partial class BrowserPackageTests
         var packed = JsonDocument.Parse(await BrowserPackage.NpmAsync("pack", "--dry-run", "--json")).RootElement[0];
         var files = packed.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("path").GetString()).Order(StringComparer.Ordinal).ToList();
 
-        files.Should().Equal("README.md", "multiplexed-socket.js", "package.json", "reconnect.js", "upload-tracker.js", "uploadista-events.d.ts", "uploadista-events.js");
+        files.Should().Equal("README.md", "event-stream.js", "multiplexed-socket.js", "package.json", "reconnect.js", "upload-tracker.js", "uploadista-events.d.ts", "uploadista-events.js");
         var package = PackageJson();
         package.GetProperty("type").GetString().Should().Be("module");
         var exported = package.GetProperty("exports").GetProperty(".");

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,9 +13,6 @@ namespace Uploadista.Events.Tests.Browser;
 /// </summary>
 public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
-    private readonly List<string> _pageErrors = [];
-    private readonly List<IWebSocket> _sockets = [];
-    private readonly List<JsonElement> _subscribes = [];
     private IBrowserContext _context = null!;
     private EventsServer _server = null!;
 
@@ -27,9 +23,7 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
         {
             app.MapUploadistaWebSockets();
             app.MapGet("/", () => Results.Content("<!doctype html><title>multiplexed</title>", "text/html"));
-            app.MapGet("/client/{file}", (string file) => file is "uploadista-events.js" or "upload-tracker.js" or "multiplexed-socket.js" or "reconnect.js"
-                ? Results.File(Path.Combine(BrowserPackage.Directory, file), "text/javascript")
-                : Results.NotFound());
+            BrowserPackage.MapClient(app);
         });
     }
 
@@ -53,14 +47,14 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
 
         foreach (var uploadId in uploads)
         {
-            await Eventually.HoldsAsync(async () => await StatusAsync(page, uploadId) == "complete", $"{uploadId} completed");
-            (await ReceivedAsync(page, uploadId)).Should().Equal([1, 2, 3, 4, 5, 6], $"every event of {uploadId} arrived once, in order");
+            await Eventually.HoldsAsync(async () => await page.StatusAsync(uploadId) == "complete", $"{uploadId} completed");
+            (await page.ReceivedAsync(uploadId)).Should().Equal([1, 2, 3, 4, 5, 6], $"every event of {uploadId} arrived once, in order");
         }
 
-        Sockets().Should().ContainSingle("the tracker's uploads share one socket").Which.Url.Should().EndWith("/uploadista/ws");
-        Subscribes().Select(s => s.GetProperty("uploadId").GetString()).Should().BeEquivalentTo(uploads, "each upload was subscribed once");
-        Subscribes().Should().OnlyContain(s => s.GetProperty("token").GetString()!.EndsWith("-1", StringComparison.Ordinal), "each upload's token function was called for its subscribe");
-        _pageErrors.Should().BeEmpty();
+        page.Sockets().Should().ContainSingle("the tracker's uploads share one socket").Which.Url.Should().EndWith("/uploadista/ws");
+        page.Subscribes().Select(s => s.GetProperty("uploadId").GetString()).Should().BeEquivalentTo(uploads, "each upload was subscribed once");
+        page.Subscribes().Should().OnlyContain(s => s.GetProperty("token").GetString()!.EndsWith("-1", StringComparison.Ordinal), "each upload's token function was called for its subscribe");
+        page.PageErrors.Should().BeEmpty();
     }
 
     [Fact]
@@ -75,7 +69,7 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
 
         foreach (var uploadId in uploads)
         {
-            await Eventually.HoldsAsync(async () => (await ReceivedAsync(page, uploadId)).Length == 3, $"{uploadId} received its first events");
+            await Eventually.HoldsAsync(async () => (await page.ReceivedAsync(uploadId)).Length == 3, $"{uploadId} received its first events");
         }
 
         var connections = _server.Services.GetRequiredService<ConnectionTracker>();
@@ -90,7 +84,7 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
             await PublishFlowAsync(uploadId, "resize");
         }
 
-        await Eventually.HoldsAsync(() => Sockets().Length == 2 && connections.Count == 1, "the page opened one new socket", TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(() => page.Sockets().Length == 2 && connections.Count == 1, "the page opened one new socket", TimeSpan.FromSeconds(30));
         foreach (var uploadId in uploads)
         {
             await PublishFlowAsync(uploadId, "scan");
@@ -99,17 +93,17 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
 
         foreach (var uploadId in uploads)
         {
-            await Eventually.HoldsAsync(async () => await StatusAsync(page, uploadId) == "complete", $"{uploadId} completed", TimeSpan.FromSeconds(30));
-            (await ReceivedAsync(page, uploadId)).Should().Equal([1, 2, 3, 4, 5, 6], $"{uploadId} resumed right after its last event: none lost, none twice");
+            await Eventually.HoldsAsync(async () => await page.StatusAsync(uploadId) == "complete", $"{uploadId} completed", TimeSpan.FromSeconds(30));
+            (await page.ReceivedAsync(uploadId)).Should().Equal([1, 2, 3, 4, 5, 6], $"{uploadId} resumed right after its last event: none lost, none twice");
         }
 
         // Each upload was subscribed again with its own since and epoch, and a fresh token.
-        var resubscribes = Subscribes().Where(s => s.TryGetProperty("since", out _)).ToList();
+        var resubscribes = page.Subscribes().Where(s => s.TryGetProperty("since", out _)).ToList();
         resubscribes.Select(s => s.GetProperty("uploadId").GetString()).Should().BeEquivalentTo(uploads);
         resubscribes.Should().OnlyContain(s => s.GetProperty("since").GetInt32() == 3 && s.GetProperty("epoch").GetString()!.Length > 0);
         resubscribes.Should().OnlyContain(s => s.GetProperty("token").GetString()!.EndsWith("-2", StringComparison.Ordinal));
-        Sockets().Should().HaveCount(2, "one socket before the drop and one after, for all the uploads");
-        _pageErrors.Should().BeEmpty();
+        page.Sockets().Should().HaveCount(2, "one socket before the drop and one after, for all the uploads");
+        page.PageErrors.Should().BeEmpty();
     }
 
     [Fact]
@@ -122,95 +116,19 @@ public sealed class MultiplexedClientTests(BrowserFixture browser) : IClassFixtu
         foreach (var uploadId in new[] { "sse-a", "sse-b" })
         {
             await PublishUploadAsync(uploadId);
-            await Eventually.HoldsAsync(async () => (await ReceivedAsync(page, uploadId)).Length == 3, $"{uploadId} received its events over a stream");
+            await Eventually.HoldsAsync(async () => (await page.ReceivedAsync(uploadId)).Length == 3, $"{uploadId} received its events over a stream");
         }
 
-        (await page.EvaluateAsync<int>("() => window.socketsTried")).Should().Be(1, "one failed socket moves every upload to streams");
-        (await page.EvaluateAsync<bool>("() => [...window.tracker.uploads.values()].every((u) => u.subscription.streaming)")).Should().BeTrue();
-        _pageErrors.Should().BeEmpty();
+        (await page.Page.EvaluateAsync<int>("() => window.socketsTried")).Should().Be(1, "one failed socket moves every upload to streams");
+        (await page.Page.EvaluateAsync<bool>("() => [...window.tracker.uploads.values()].every((u) => u.subscription.streaming)")).Should().BeTrue();
+        page.PageErrors.Should().BeEmpty();
     }
 
-    /// <summary>
-    /// Opens a page whose tracker watches the uploads, each with a token function that counts its
-    /// calls (the server has tokens off and ignores them; the test reads them in the subscribe frames).
-    /// </summary>
-    private async Task<IPage> OpenTrackerAsync(string[] uploads, string options = "{}")
-    {
-        var page = await _context.NewPageAsync();
-        page.PageError += (_, error) => { lock (_pageErrors) { _pageErrors.Add(error); } };
-        page.WebSocket += (_, socket) =>
-        {
-            lock (_sockets)
-            {
-                _sockets.Add(socket);
-            }
+    private Task<TrackerPage> OpenTrackerAsync(string[] uploads, string options = "{}") => TrackerPage.OpenAsync(_context, _server.BaseUri, uploads, options);
 
-            socket.FrameSent += (_, frame) =>
-            {
-                using var json = JsonDocument.Parse(frame.Text!);
-                if (json.RootElement.GetProperty("type").GetString() == "subscribe")
-                {
-                    lock (_subscribes)
-                    {
-                        _subscribes.Add(json.RootElement.Clone());
-                    }
-                }
-            };
-        };
-        await page.GotoAsync(_server.BaseUri.ToString());
-        await page.EvaluateAsync($$"""
-            async (uploads) => {
-              const { UploadistaEvents, UploadTracker } = await import("/client/uploadista-events.js");
-              window.received = {};
-              const client = new UploadistaEvents(Object.assign({ url: `ws://${location.host}/uploadista`, minDelay: 50, maxDelay: 200 }, {{options}}));
-              window.tracker = new UploadTracker(client, (upload, message) => { if (message) window.received[upload.uploadId].push(message.seq); });
-              for (const uploadId of uploads) {
-                window.received[uploadId] = [];
-                let calls = 0;
-                window.tracker.track(uploadId, { token: () => `${uploadId}-${++calls}` });
-              }
-            }
-            """, uploads);
-        return page;
-    }
+    private Task PublishUploadAsync(string uploadId) => UploadStory.StartAsync(_server.Publisher, uploadId);
 
-    private async Task PublishUploadAsync(string uploadId)
-    {
-        var cancel = TestContext.Current.CancellationToken;
-        await _server.Publisher.PublishAsync(new UploadStartedEvent { UploadId = uploadId, Filename = $"{uploadId}.bin", Size = 10 }, cancel);
-        await _server.Publisher.PublishAsync(new UploadCompleteEvent { UploadId = uploadId, Url = $"/files/{uploadId}" }, cancel);
-        await _server.Publisher.PublishAsync(new FlowStartedEvent { JobId = $"job-{uploadId}", UploadId = uploadId, FlowName = "process" }, cancel);
-    }
+    private Task PublishFlowAsync(string uploadId, params string[] nodes) => UploadStory.ProgressAsync(_server.Publisher, uploadId, nodes);
 
-    // Each node's progress is retained (only progress of the same node supersedes it), so a resume owes it.
-    private async Task PublishFlowAsync(string uploadId, params string[] nodes)
-    {
-        foreach (var node in nodes)
-        {
-            await _server.Publisher.PublishAsync(new FlowProgressEvent { JobId = $"job-{uploadId}", UploadId = uploadId, NodeId = node, NodeName = node, Progress = 0.5 }, TestContext.Current.CancellationToken);
-        }
-    }
-
-    private async Task CompleteAsync(string uploadId)
-        => await _server.Publisher.PublishAsync(new FlowCompleteEvent { JobId = $"job-{uploadId}", UploadId = uploadId, Outputs = new Dictionary<string, string>() }, TestContext.Current.CancellationToken);
-
-    private static Task<int[]> ReceivedAsync(IPage page, string uploadId) => page.EvaluateAsync<int[]>("(id) => window.received[id]", uploadId);
-
-    private static Task<string> StatusAsync(IPage page, string uploadId) => page.EvaluateAsync<string>("(id) => window.tracker.uploads.get(id).status", uploadId);
-
-    private IWebSocket[] Sockets()
-    {
-        lock (_sockets)
-        {
-            return [.. _sockets];
-        }
-    }
-
-    private JsonElement[] Subscribes()
-    {
-        lock (_subscribes)
-        {
-            return [.. _subscribes];
-        }
-    }
+    private Task CompleteAsync(string uploadId) => UploadStory.CompleteAsync(_server.Publisher, uploadId);
 }

@@ -1,5 +1,8 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace Uploadista.Events.Tests.Infrastructure;
 
@@ -13,6 +16,16 @@ public static class BrowserPackage
     public static string Directory { get; } = Path.Combine(RepositoryRoot, "src", "browser");
 
     public static string File(string name) => Path.Combine(Directory, name);
+
+    /// <summary>
+    /// Serves the client's modules at <c>/client/{file}</c>, where a test page imports them from: every
+    /// .js file of the package folder, so that a module the client is split into is served too.
+    /// </summary>
+    public static void MapClient(IEndpointRouteBuilder app)
+    {
+        var modules = System.IO.Directory.GetFiles(Directory, "*.js").Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
+        app.MapGet("/client/{file}", (string file) => modules.Contains(file) ? Results.File(File(file), "text/javascript") : Results.NotFound());
+    }
 
     /// <summary>Runs npm in the package folder and returns what it printed; fails with its output if it fails.</summary>
     public static async Task<string> NpmAsync(params string[] arguments)

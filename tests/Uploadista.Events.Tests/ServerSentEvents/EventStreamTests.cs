@@ -107,6 +107,7 @@ public sealed class EventStreamTests
         var tokens = server.Services.GetRequiredService<ISubscriptionTokenIssuer>();
 
         await ExpectRefusalAsync(server.UploadStreamUri("f1"), HttpStatusCode.Unauthorized, "unauthenticated");
+        await ExpectRefusalAsync(server.UploadStreamUri("f1"), HttpStatusCode.Unauthorized, "unauthenticated", "https://app.example.com");
         await ExpectRefusalAsync(server.UploadStreamUri("f1", $"?token={tokens.CreateToken(SubscriptionKind.Upload, "other")}"), HttpStatusCode.Forbidden, "forbidden");
         await ExpectRefusalAsync(server.UploadStreamUri("f1", $"?token={tokens.CreateToken(SubscriptionKind.Upload, "f1")}"), HttpStatusCode.Forbidden, "forbidden", "https://evil.example.com");
 
@@ -242,5 +243,10 @@ public sealed class EventStreamTests
         var body = await refused.Response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
         body.GetProperty("error").GetString().Should().Be(error);
         body.GetProperty("message").GetString().Should().NotBeNullOrEmpty();
+        if (origin is not null)
+        {
+            // EventSource hides the status; the browser client asks with fetch, which reads it only with CORS.
+            refused.Response.Headers.GetValues("Access-Control-Allow-Origin").Should().Equal([origin], "a page may read why its stream was refused, as a WebSocket's close status tells it");
+        }
     }
 }
