@@ -16,6 +16,6 @@ internal sealed class Backoff(TimeSpan first, TimeSpan longest)
         return TimeSpan.FromTicks((long)(delay / 2 + (Random.Shared.NextDouble() * delay / 2)));
     }
 
-    /// <summary>A connection worked (it delivered): the next failure starts from the first delay again.</summary>
+    /// <summary>A connection worked (it delivered, or stayed open): the next failure starts from the first delay again.</summary>
     public void Reset() => _failures = 0;
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Uploadista.Events.Client;
 
 /// <summary>
@@ -8,13 +10,17 @@ namespace Uploadista.Events.Client;
 /// </summary>
 /// <remarks>
 /// The enumeration ends when it is cancelled (<see cref="OperationCanceledException"/>), when the server
-/// refuses the watch (<see cref="WatchRefusedException"/>), when the consumer stops enumerating, or, with
-/// <see cref="WatchOptions.EndWhenFlowEnds"/>, after the event that ends the work. A channel whose state
+/// refuses the watch or sends a frame larger than the client accepts (<see cref="WatchRefusedException"/>),
+/// when a frame is not the protocol's JSON (<see cref="System.Text.Json.JsonException"/>), when the consumer
+/// stops enumerating, or, with <see cref="WatchOptions.EndWhenFlowEnds"/>, after the event that ends the work. A channel whose state
 /// was lost starts a new run of <c>seq</c> (docs/protocol.md, "Runs and resets"): the watch then yields
 /// the new run from its start, so <c>seq</c> may go back once.
 /// </remarks>
 public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
 {
+    /// <summary>A connection that stayed open this long was not flapping: the backoff starts over after it, as in the browser client.</summary>
+    private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
+
     private readonly WatchTarget _target;
     private readonly WatchOptions _options;
     private readonly WatchConnector _connector;
@@ -32,10 +38,14 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
         _backoff = backoff;
         _cancellationToken = cancellationToken;
         _lastSeq = options.Since;
-        _epoch = options.Epoch;
+        // An epoch names the run of a since; without one it names nothing this watch could resume in.
+        _epoch = options.Since > 0 ? options.Epoch : null;
     }
 
-    /// <summary>Raised on the enumerating thread when <see cref="State"/> changes.</summary>
+    /// <summary>
+    /// Raised when <see cref="State"/> changes, on whichever thread the watch runs on then: the watch does
+    /// not capture a synchronization context, so a UI handler marshals to its own thread.
+    /// </summary>
     public event EventHandler<WatchState>? StateChanged;
 
     /// <summary>Gets where the watch's connection stands.</summary>
@@ -65,9 +75,12 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
 
     private async IAsyncEnumerator<UploadistaEvent> RunAsync(CancellationToken enumeratorToken)
     {
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken, enumeratorToken);
-        var cancellationToken = cancellation.Token;
-        var refusedOnce = false;
+        // Linked only when both can cancel, so that an OperationCanceledException names the caller's token.
+        using var linked = _cancellationToken.CanBeCanceled && enumeratorToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken, enumeratorToken)
+            : null;
+        var cancellationToken = linked?.Token ?? (enumeratorToken.CanBeCanceled ? enumeratorToken : _cancellationToken);
+        var refusedBefore = false;
         try
         {
             while (true)
@@ -79,6 +92,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                     await using (connection.ConfigureAwait(false))
                     {
                         SetState(WatchState.Connected);
+                        var connectedAt = Stopwatch.GetTimestamp();
                         var first = true;
                         while (true)
                         {
@@ -86,6 +100,11 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                             if (frame.Kind == FrameKind.Closed)
                             {
                                 ended = frame;
+                                if (Stopwatch.GetElapsedTime(connectedAt) >= StableAfter)
+                                {
+                                    _backoff.Reset(); // it was not flapping: a long idle watch reconnects at once again
+                                }
+
                                 break;
                             }
 
@@ -102,7 +121,6 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                             if (first)
                             {
                                 first = false;
-                                refusedOnce = false;
                                 _backoff.Reset();
                                 if (e.Seq <= since)
                                 {
@@ -128,22 +146,26 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                     }
                 }
 
-                SetState(WatchState.Reconnecting);
-                switch (ended.CloseStatus)
+                // A token factory is asked again at once after one 4401, not after two in a row.
+                var askAgain = ended.CloseStatus == 4401 && _options.TokenFactory is not null && !refusedBefore;
+                refusedBefore = ended.CloseStatus == 4401;
+                if (!askAgain && ended.CloseStatus is 4401 or 4403 or 1003 or 1007 or 1008 or 1009)
                 {
-                    case 4401 when _options.TokenFactory is not null && !refusedOnce:
-                        refusedOnce = true; // the token may have expired: ask for a fresh one, at once
-                        break;
-                    case 4401 or 4403 or 1003 or 1007 or 1008 or 1009:
-                        throw refusal ?? new WatchRefusedException(ended.CloseStatus, ended.Reason);
-                    case 4010:
-                        // The channel started over beneath the connection: connect again without since.
-                        Volatile.Write(ref _lastSeq, 0);
-                        Volatile.Write(ref _epoch, null);
-                        break;
-                    default:
-                        await Task.Delay(_backoff.Next(), cancellationToken).ConfigureAwait(false);
-                        break;
+                    throw refusal ?? new WatchRefusedException(ended.CloseStatus, ended.Reason);
+                }
+
+                SetState(WatchState.Reconnecting);
+                if (ended.CloseStatus == 4010)
+                {
+                    // The channel started over beneath the connection: connect again without since.
+                    Volatile.Write(ref _lastSeq, 0);
+                    Volatile.Write(ref _epoch, null);
+                }
+
+                if (!askAgain)
+                {
+                    // 4010 too: a server that resets every connection at once is not a reason to spin.
+                    await Task.Delay(_backoff.Next(), cancellationToken).ConfigureAwait(false);
                 }
             }
         }

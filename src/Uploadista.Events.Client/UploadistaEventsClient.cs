@@ -33,9 +33,9 @@ public sealed class UploadistaEventsClient
         ArgumentNullException.ThrowIfNull(server);
         _options = options ?? new UploadistaEventsClientOptions();
         _server = WebSocketBase(server);
-        if (!_options.PathPrefix.StartsWith('/') || _options.PathPrefix.EndsWith('/'))
+        if (_options.PathPrefix is null || (_options.PathPrefix.Length > 0 && (!_options.PathPrefix.StartsWith('/') || _options.PathPrefix.EndsWith('/'))))
         {
-            throw new ArgumentException("PathPrefix must start with '/' and not end with one, as /uploadista does.", nameof(options));
+            throw new ArgumentException("PathPrefix must start with '/' and not end with one, as /uploadista does; or be empty, for a server mapped at the root.", nameof(options));
         }
 
         if (_options.ReconnectDelay <= TimeSpan.Zero || _options.MaxReconnectDelay < _options.ReconnectDelay)

@@ -5,7 +5,10 @@ namespace Uploadista.Events.Client;
 /// <summary>Where and how an <see cref="UploadistaEventsClient"/> connects.</summary>
 public sealed class UploadistaEventsClientOptions
 {
-    /// <summary>Gets or sets the server's path prefix, as mapped by <c>MapUploadistaWebSockets</c>. Defaults to <c>/uploadista</c>.</summary>
+    /// <summary>
+    /// Gets or sets the server's path prefix, as mapped by <c>MapUploadistaWebSockets</c>: empty for a
+    /// server mapped at the root. Defaults to <c>/uploadista</c>.
+    /// </summary>
     public string PathPrefix { get; set; } = "/uploadista";
 
     /// <summary>
@@ -22,7 +25,8 @@ public sealed class UploadistaEventsClientOptions
     /// <summary>
     /// Gets or sets the delay before the first reconnection attempt after a failure. Each later attempt
     /// doubles it, up to <see cref="MaxReconnectDelay"/>, and every delay is jittered (half of it to all
-    /// of it), so that many clients dropped at once do not come back at once. Defaults to 500 ms.
+    /// of it), so that many clients dropped at once do not come back at once. The doubling starts over
+    /// after a connection that delivered an event or stayed open 5 seconds. Defaults to 500 ms.
     /// </summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 

@@ -12,7 +12,9 @@ public sealed class WatchOptions
     /// <summary>
     /// Gets or sets a function that returns a token, called before every connection, for tokens that
     /// expire. When the server answers a connection with 4401, the watch asks it once more and connects
-    /// again; a second 4401 in a row ends the watch with <see cref="WatchRefusedException"/>.
+    /// again; a second 4401 in a row ends the watch with <see cref="WatchRefusedException"/>. An exception
+    /// it throws counts as a failed connection, as a network failure does: the watch tries again after a
+    /// delay (only cancelling the watch ends it).
     /// </summary>
     public Func<CancellationToken, ValueTask<string>>? TokenFactory { get; set; }
 
@@ -25,6 +27,7 @@ public sealed class WatchOptions
     /// <summary>
     /// Gets or sets the epoch <see cref="Since"/> belongs to (<see cref="EventWatch.Epoch"/> of an earlier
     /// watch), so that a <c>since</c> of a run that has ended is recognised and the whole new run received.
+    /// Ignored when <see cref="Since"/> is 0.
     /// </summary>
     public string? Epoch { get; set; }
 

@@ -20,9 +20,10 @@ public sealed class WatchRefusedException : Exception
     }
 
     /// <summary>
-    /// Gets the close status: 4401 (no valid credentials: get a new token), 4403 (forbidden), or 1003,
-    /// 1007, 1008 or 1009 (the server refused what the client sent or asked). A handshake the server
-    /// refused with HTTP 401 or 403 gives 4401 or 4403, any other 4xx 1008, as docs/protocol.md maps them.
+    /// Gets the close status: 4401 (no valid credentials: get a new token), 4403 (forbidden), 1003,
+    /// 1007 or 1008 (the server refused what the client sent or asked), or 1009 (a frame from the server
+    /// was larger than the client accepts, 1 MiB). A handshake the server refused with HTTP 401 or 403
+    /// gives 4401 or 4403, any other 4xx 1008, as docs/protocol.md maps them.
     /// </summary>
     public int CloseStatus { get; }
 
@@ -38,6 +39,8 @@ public sealed class WatchRefusedException : Exception
         {
             4401 => "no valid credentials",
             4403 => "forbidden",
+            // The server never closes with 1009 (the client sends only pings): the client's own limit did.
+            1009 when httpStatusCode is null => $"a frame from the server was larger than the client accepts ({WatchSocket.MaxFrameBytes} bytes)",
             _ => "the server refused the request",
         };
         var how = httpStatusCode is { } status ? $"HTTP {status}" : $"close status {closeStatus}";

@@ -7,7 +7,7 @@ namespace Uploadista.Events.Client;
 internal sealed class WatchSocket(WebSocket socket) : IAsyncDisposable
 {
     /// <summary>Events are a few hundred bytes; a frame this large is not one, and ends the connection.</summary>
-    private const int MaxFrameBytes = 1 << 20;
+    internal const int MaxFrameBytes = 1 << 20;
 
     private static readonly ReadOnlyMemory<byte> Ping = "{\"type\":\"ping\"}"u8.ToArray();
 
@@ -22,7 +22,7 @@ internal sealed class WatchSocket(WebSocket socket) : IAsyncDisposable
             if (length == _buffer.Length && !Grow())
             {
                 socket.Abort();
-                return Frame.Closed(1009, "A frame from the server was larger than the client accepts.");
+                return Frame.Closed(1009, reason: null); // WatchRefusedException says what 1009 means here
             }
 
             ValueWebSocketReceiveResult result;
@@ -30,7 +30,7 @@ internal sealed class WatchSocket(WebSocket socket) : IAsyncDisposable
             {
                 result = await socket.ReceiveAsync(_buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is WebSocketException or IOException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (IsFailure(e, cancellationToken))
             {
                 return Frame.Closed(Frame.Dropped, e.Message);
             }
@@ -60,11 +60,19 @@ internal sealed class WatchSocket(WebSocket socket) : IAsyncDisposable
         {
             await socket.SendAsync(Ping, WebSocketMessageType.Text, endOfMessage: true, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is WebSocketException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (IsFailure(e, cancellationToken))
         {
             // The connection failed; the next receive says so.
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/> says the connection failed, rather than that the watch was cancelled:
+    /// an aborted socket (its keep-alive got no pong: a half-open connection) throws
+    /// <see cref="OperationCanceledException"/> too, with no cancellation asked.
+    /// </summary>
+    private static bool IsFailure(Exception e, CancellationToken cancellationToken)
+        => e is WebSocketException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested;
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Client;
@@ -92,10 +93,82 @@ public sealed class ClientTests
         (await watch.WaitForAsync(e => e.Count == 1, "the event")).Single().Should().BeOfType<UploadErrorEvent>();
         asked.Should().Be(2);
 
+        // A factory that fails counts as a failed connection: the watch tries again, and goes on.
+        var failing = 0;
+        var flaky = new WatchOptions
+        {
+            TokenFactory = _ => ++failing == 1 ? throw new HttpRequestException("the token service is down") : ValueTask.FromResult(tokens.CreateToken(SubscriptionKind.Upload, "t1")),
+        };
+        await using (var afterFailure = new WatchCollector(client.WatchUploadAsync("t1", flaky)))
+        {
+            await afterFailure.WaitForAsync(e => e.Count == 1, "the event after the factory failed once");
+        }
+
         // A factory whose tokens are refused twice in a row ends the watch.
         var alwaysBad = new WatchOptions { TokenFactory = _ => ValueTask.FromResult("expired") };
         var twice = async () => await client.WatchUploadAsync("t1", alwaysBad, TestContext.Current.CancellationToken).GetAsyncEnumerator().MoveNextAsync();
         (await twice.Should().ThrowAsync<WatchRefusedException>()).Which.CloseStatus.Should().Be(4401);
+    }
+
+    [Fact]
+    public async Task A_refused_watch_ends_closed_without_saying_it_reconnects()
+    {
+        await using var server = await EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddSubscriptionTokens(o => o.SigningKeys.Add(Key)));
+        var client = new UploadistaEventsClient(server.BaseUri, Fast);
+        var watch = client.WatchUploadAsync("no-token", cancellationToken: TestContext.Current.CancellationToken);
+        var states = new List<WatchState>();
+        watch.StateChanged += (_, state) => states.Add(state);
+
+        var refused = async () => await watch.GetAsyncEnumerator().MoveNextAsync();
+
+        await refused.Should().ThrowAsync<WatchRefusedException>();
+        states.Should().Equal([WatchState.Connecting, WatchState.Connected, WatchState.Closed], "the server accepts the socket, then closes it with 4401");
+    }
+
+    [Fact]
+    public async Task A_server_mapped_at_the_root_is_watched_with_an_empty_path_prefix()
+    {
+        await using var server = await EventsServer.StartAsync(o => o.PathPrefix = string.Empty);
+        await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "root", Error = "x" }, TestContext.Current.CancellationToken);
+        var client = new UploadistaEventsClient(server.BaseUri, new() { PathPrefix = string.Empty, ReconnectDelay = Fast.ReconnectDelay });
+
+        await using var watch = new WatchCollector(client.WatchUploadAsync("root"));
+
+        (await watch.WaitForAsync(e => e.Count == 1, "the event")).Single().Should().BeOfType<UploadErrorEvent>();
+    }
+
+    [Fact]
+    public async Task A_path_base_in_the_server_address_and_a_token_of_any_characters_reach_the_server_as_they_are()
+    {
+        const string token = "a+b/c=d&since=9 %2F é?#";
+        await using var server = await EventsServer.StartAsync(
+            services: s => s.AddUploadistaEvents().AddSubscriptionAuthorizer((request, _) =>
+                ValueTask.FromResult(request.Token == token ? SubscriptionDecision.Allow : SubscriptionDecision.Unauthenticated)),
+            map: app =>
+            {
+                app.UsePathBase("/my app");
+                app.MapUploadistaWebSockets();
+            });
+        await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "based", Error = "x" }, TestContext.Current.CancellationToken);
+        var client = new UploadistaEventsClient(new Uri(server.BaseUri, "my%20app/"), Fast);
+
+        await using var watch = new WatchCollector(client.WatchUploadAsync("based", new WatchOptions { Token = token }));
+
+        (await watch.WaitForAsync(e => e.Count == 1, "the event")).Single().Seq.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task An_event_larger_than_the_client_accepts_ends_the_watch_saying_so_not_that_the_server_refused()
+    {
+        await using var server = await EventsServer.StartAsync();
+        await server.Publisher.PublishAsync(new UploadErrorEvent { UploadId = "huge", Error = new string('x', 2 << 20) }, TestContext.Current.CancellationToken);
+        var client = new UploadistaEventsClient(server.BaseUri, Fast);
+
+        var reading = async () => await client.WatchUploadAsync("huge", cancellationToken: TestContext.Current.CancellationToken).GetAsyncEnumerator().MoveNextAsync();
+
+        var refusal = (await reading.Should().ThrowAsync<WatchRefusedException>()).Which;
+        refusal.CloseStatus.Should().Be(1009);
+        refusal.Message.Should().Contain("larger than the client accepts").And.NotContain("server refused");
     }
 
     [Fact]
@@ -116,7 +189,8 @@ public sealed class ClientTests
 
         await cancellation.CancelAsync();
 
-        await enumerating.Invoking(t => t).Should().ThrowAsync<OperationCanceledException>();
+        (await enumerating.Invoking(t => t).Should().ThrowAsync<OperationCanceledException>())
+            .Which.CancellationToken.Should().Be(cancellation.Token, "a catch (OperationCanceledException e) when (e.CancellationToken == token) sees its own");
         watch.State.Should().Be(WatchState.Closed);
         await Eventually.HoldsAsync(() => tracker.Count == 0, "the server saw the connection close");
         var again = () => watch.GetAsyncEnumerator();
