@@ -8,6 +8,13 @@ internal sealed class Backoff(TimeSpan first, TimeSpan longest)
 {
     private int _failures;
 
+    /// <summary>
+    /// How long a connection stays open to count as working though it delivered nothing: 5 seconds, or
+    /// the longest delay if shorter (a connection that outlived the longest delay was not flapping
+    /// faster than the backoff would hold it back).
+    /// </summary>
+    public TimeSpan StableAfter { get; } = longest < TimeSpan.FromSeconds(5) ? longest : TimeSpan.FromSeconds(5);
+
     /// <summary>The delay before the next attempt; each call counts one more failure.</summary>
     public TimeSpan Next()
     {

@@ -19,7 +19,6 @@ namespace Uploadista.Events.Client;
 public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
 {
     /// <summary>A connection that stayed open this long was not flapping: the backoff starts over after it, as in the browser client.</summary>
-    private static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(5);
 
     private readonly WatchTarget _target;
     private readonly WatchOptions _options;
@@ -100,7 +99,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                             if (frame.Kind == FrameKind.Closed)
                             {
                                 ended = frame;
-                                if (Stopwatch.GetElapsedTime(connectedAt) >= StableAfter)
+                                if (Stopwatch.GetElapsedTime(connectedAt) >= _backoff.StableAfter)
                                 {
                                     _backoff.Reset(); // it was not flapping: a long idle watch reconnects at once again
                                 }

@@ -26,7 +26,7 @@ public sealed class UploadistaEventsClientOptions
     /// Gets or sets the delay before the first reconnection attempt after a failure. Each later attempt
     /// doubles it, up to <see cref="MaxReconnectDelay"/>, and every delay is jittered (half of it to all
     /// of it), so that many clients dropped at once do not come back at once. The doubling starts over
-    /// after a connection that delivered an event or stayed open 5 seconds. Defaults to 500 ms.
+    /// after a connection that delivered an event or stayed open 5 seconds (or MaxReconnectDelay, if shorter). Defaults to 500 ms.
     /// </summary>
     public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
