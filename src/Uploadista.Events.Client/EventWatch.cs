@@ -18,16 +18,16 @@ namespace Uploadista.Events.Client;
 /// </remarks>
 public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
 {
-    /// <summary>A connection that stayed open this long was not flapping: the backoff starts over after it, as in the browser client.</summary>
-
     private readonly WatchTarget _target;
     private readonly WatchOptions _options;
     private readonly WatchConnector _connector;
     private readonly Backoff _backoff;
     private readonly CancellationToken _cancellationToken;
+    private int _enumerated;
     private int _state;
     private long _lastSeq;
     private string? _epoch;
+    private Exception? _lastError;
 
     internal EventWatch(WatchTarget target, WatchOptions options, WatchConnector connector, Backoff backoff, CancellationToken cancellationToken)
     {
@@ -56,6 +56,13 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
     /// </summary>
     public long LastSeq => Volatile.Read(ref _lastSeq);
 
+    /// <summary>
+    /// Gets why the last attempt to connect failed (the connection's exception, or the token factory's),
+    /// while the watch is <see cref="WatchState.Reconnecting"/> because of it; <see langword="null"/> once
+    /// connected, and when the server ended a connection (its close status is not an error of the watch).
+    /// </summary>
+    public Exception? LastError => Volatile.Read(ref _lastError);
+
     /// <summary>Gets the epoch <see cref="LastSeq"/> belongs to, once the server has named it; or <see langword="null"/>.</summary>
     public string? Epoch => Volatile.Read(ref _epoch);
 
@@ -63,12 +70,11 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
     /// <exception cref="InvalidOperationException">The watch was enumerated before.</exception>
     public IAsyncEnumerator<UploadistaEvent> GetAsyncEnumerator(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.CompareExchange(ref _state, (int)WatchState.Connecting, (int)WatchState.NotStarted) != (int)WatchState.NotStarted)
+        if (Interlocked.Exchange(ref _enumerated, 1) != 0)
         {
             throw new InvalidOperationException("A watch is enumerated once; watch again for another enumeration.");
         }
 
-        StateChanged?.Invoke(this, WatchState.Connecting);
         return RunAsync(cancellationToken);
     }
 
@@ -80,6 +86,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
             : null;
         var cancellationToken = linked?.Token ?? (enumeratorToken.CanBeCanceled ? enumeratorToken : _cancellationToken);
         var refusedBefore = false;
+        SetState(WatchState.Connecting); // on the first MoveNextAsync: an enumerator disposed before it never started
         try
         {
             while (true)
@@ -90,6 +97,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                 {
                     await using (connection.ConfigureAwait(false))
                     {
+                        Volatile.Write(ref _lastError, null);
                         SetState(WatchState.Connected);
                         var connectedAt = Stopwatch.GetTimestamp();
                         var first = true;
@@ -188,6 +196,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
+            Volatile.Write(ref _lastError, e);
             return (null, Frame.Closed(Frame.Dropped, e.Message), null);
         }
     }

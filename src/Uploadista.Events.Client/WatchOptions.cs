@@ -14,7 +14,7 @@ public sealed class WatchOptions
     /// expire. When the server answers a connection with 4401, the watch asks it once more and connects
     /// again; a second 4401 in a row ends the watch with <see cref="WatchRefusedException"/>. An exception
     /// it throws counts as a failed connection, as a network failure does: the watch tries again after a
-    /// delay (only cancelling the watch ends it).
+    /// delay (only cancelling the watch ends it), and <see cref="EventWatch.LastError"/> tells it meanwhile.
     /// </summary>
     public Func<CancellationToken, ValueTask<string>>? TokenFactory { get; set; }
 

@@ -172,6 +172,33 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task A_token_factory_that_fails_is_tried_again_and_its_error_told_meanwhile()
+    {
+        await using var server = await EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddSubscriptionTokens(o => o.SigningKeys.Add(Key)));
+        var tokens = server.Services.GetRequiredService<ISubscriptionTokenIssuer>();
+        var client = new UploadistaEventsClient(server.BaseUri, Fast);
+        var tokenService = new TaskCompletionSource();
+        var options = new WatchOptions
+        {
+            TokenFactory = _ => tokenService.Task.IsCompleted
+                ? ValueTask.FromResult(tokens.CreateToken(SubscriptionKind.Upload, "tf"))
+                : throw new InvalidOperationException("the token service is down"),
+        };
+
+        var untouched = client.WatchUploadAsync("tf", options);
+        await untouched.GetAsyncEnumerator().DisposeAsync();
+        untouched.State.Should().Be(WatchState.NotStarted, "an enumerator disposed before its first MoveNextAsync never connected");
+
+        await using var watch = new WatchCollector(client.WatchUploadAsync("tf", options));
+        await Eventually.HoldsAsync(
+            () => watch.Watch.State == WatchState.Reconnecting && watch.Watch.LastError is InvalidOperationException,
+            "the watch tells why it cannot connect");
+        tokenService.SetResult();
+        await watch.WaitForStateAsync(WatchState.Connected);
+        watch.Watch.LastError.Should().BeNull("it connected");
+    }
+
+    [Fact]
     public async Task Cancelling_ends_the_enumeration_and_closes_the_connection()
     {
         await using var server = await EventsServer.StartAsync();
