@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Uploadista.Events.Tests.Events;
 using Uploadista.Events.Tests.Infrastructure;
 
@@ -89,6 +90,19 @@ public sealed class FrameSchemaValidationTests
     [InlineData("subscribe.json", """{"type":"subscribe"}""")]
     public void A_control_frame_the_wire_never_carries_is_rejected(string schema, string frame)
         => FrameSchemaValidator.Violations(schema, frame).Should().NotBeEmpty();
+
+    /// <summary>The schemas' id pattern is a second writing of <c>Channels.IsValidId</c>: the two take the same ids.</summary>
+    [Fact]
+    public void The_id_pattern_is_the_servers_id_rule()
+    {
+        var pattern = new Regex($"^{SchemaParts.IdCharacters}\\z", RegexOptions.CultureInvariant);
+        var ids = Enumerable.Range(0, 0x250).Select(c => $"a{(char)c}")
+            .Concat(["", "a", new string('a', Channels.MaxIdLength), new string('a', Channels.MaxIdLength + 1), "a\n", "é"]);
+        foreach (var id in ids)
+        {
+            pattern.IsMatch(id).Should().Be(Channels.IsValidId(id), $"the id \"{id}\" is valid or not alike");
+        }
+    }
 
     private static string With(string frame, string field, JsonNode? value)
     {
