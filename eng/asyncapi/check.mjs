@@ -1,10 +1,12 @@
 // Checks docs/asyncapi.yaml: the AsyncAPI parser (with its built-in rules) must read it, and the
 // schemas it refers to, without an error or a warning; every schema in docs/schema is some message's
-// payload (event.json excepted: the union of the eight); and every message's examples match its
-// schema, checked with Ajv, which also refuses a schema keyword it does not know (strictSchema).
+// payload (event.json excepted: the union of the eight), the one its name says; and every message's
+// examples match its schema, checked with Ajv, which also refuses a schema keyword it does not know
+// (strictSchema).
 import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { DiagnosticSeverity, Parser, fromFile } from "@asyncapi/parser";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
@@ -25,7 +27,9 @@ if (document) {
   const ajv = new Ajv({ allErrors: true, strictTypes: false, strictTuples: false });
   addFormats(ajv);
   const files = (await readdir(join(docs, "schema"))).filter((name) => name.endsWith(".json")).sort();
-  for (const name of files) ajv.addSchema(JSON.parse(await readFile(join(docs, "schema", name), "utf8")), name);
+  const schemas = new Map();
+  for (const name of files) schemas.set(name, JSON.parse(await readFile(join(docs, "schema", name), "utf8")));
+  for (const [name, schema] of schemas) ajv.addSchema(schema, name);
   const validators = new Map();
   for (const name of files) {
     try {
@@ -45,6 +49,11 @@ if (document) {
       problems.push(`message ${message.name()}: no docs/schema/${file}`);
       continue;
     }
+    // The examples are checked against the file the message's name says; its payload must be that
+    // file too, not another one it refers to by mistake.
+    if (!isDeepStrictEqual(withoutParserKeys(message.payload()?.json()?.schema), schemas.get(file))) {
+      problems.push(`message ${message.name()}: its payload is not docs/schema/${file}`);
+    }
     const examples = message.examples().all();
     if (examples.length === 0) problems.push(`message ${message.name()}: no example`);
     for (const example of examples) {
@@ -57,6 +66,13 @@ if (document) {
     problems.push(`docs/schema/${file} is no message's payload in docs/asyncapi.yaml`);
   }
   console.log(`docs/asyncapi.yaml: AsyncAPI ${document.version()}, ${document.channels().all().length} channels, ${document.operations().all().length} operations, ${document.messages().all().length} messages, ${files.length} schemas.`);
+}
+
+/** The schema as its file has it: without the x-parser-* annotations the parser adds to every node. */
+function withoutParserKeys(node) {
+  if (Array.isArray(node)) return node.map(withoutParserKeys);
+  if (node === null || typeof node !== "object") return node;
+  return Object.fromEntries(Object.entries(node).filter(([key]) => !key.startsWith("x-parser-")).map(([key, value]) => [key, withoutParserKeys(value)]));
 }
 
 if (!document || problems.length > 0) {

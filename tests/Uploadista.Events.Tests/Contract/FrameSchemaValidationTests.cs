@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Uploadista.Events.Tests.Events;
 using Uploadista.Events.Tests.Infrastructure;
 
@@ -40,6 +41,9 @@ public sealed class FrameSchemaValidationTests
     [InlineData("unsubscribed.json", """{"type":"unsubscribed","uploadId":"abc123","channel":"upload:abc123"}""")]
     [InlineData("subscription_ended.json", """{"type":"subscription_ended","uploadId":"abc123","channel":"upload:abc123","code":4010,"reason":"The channel started over"}""")]
     [InlineData("close.json", """{"code":4008,"reason":"Slow consumer; reconnect with since"}""")]
+    [InlineData("close.json", """{"code":1011,"reason":"Catching up failed; reconnect with since"}""")]
+    [InlineData("subscription_refused.json", """{"type":"subscription_refused","code":1008,"reason":"Invalid unsubscribe: a subscription names either uploadId or jobId"}""")]
+    [InlineData("event.json", """{"type":"flow_progress","jobId":"job-789","uploadId":"abc123","nodeId":"resize","nodeName":"Resize","progress":0.5,"timestamp":"2026-11-29T10:15:31.600Z","seq":16,"channel":"upload:abc123"}""")]
     [InlineData("ping.json", """{"type":"ping"}""")]
     [InlineData("subscribe.json", """{"type":"subscribe","uploadId":"abc123","token":"t","since":12,"epoch":"1764410000.123456"}""")]
     [InlineData("subscribe.json", """{"type":"subscribe","jobId":"job-789"}""")]
@@ -58,6 +62,7 @@ public sealed class FrameSchemaValidationTests
     [InlineData("seq as a string", "seq", "\"12\"")]
     [InlineData("timestamp missing", "timestamp", null)]
     [InlineData("uploadId with a slash", "uploadId", "\"a/b\"")]
+    [InlineData("uploadId with a line break after it", "uploadId", "\"abc123\\n\"")]
     [InlineData("progress over 1", "progress", "1.5")]
     [InlineData("negative byte count", "bytesUploaded", "-1")]
     [InlineData("a field no event has", "note", "\"x\"")]
@@ -85,6 +90,19 @@ public sealed class FrameSchemaValidationTests
     [InlineData("subscribe.json", """{"type":"subscribe"}""")]
     public void A_control_frame_the_wire_never_carries_is_rejected(string schema, string frame)
         => FrameSchemaValidator.Violations(schema, frame).Should().NotBeEmpty();
+
+    /// <summary>The schemas' id pattern is a second writing of <c>Channels.IsValidId</c>: the two take the same ids.</summary>
+    [Fact]
+    public void The_id_pattern_is_the_servers_id_rule()
+    {
+        var pattern = new Regex($"^{SchemaParts.IdCharacters}\\z", RegexOptions.CultureInvariant);
+        var ids = Enumerable.Range(0, 0x250).Select(c => $"a{(char)c}")
+            .Concat(["", "a", new string('a', Channels.MaxIdLength), new string('a', Channels.MaxIdLength + 1), "a\n", "é"]);
+        foreach (var id in ids)
+        {
+            pattern.IsMatch(id).Should().Be(Channels.IsValidId(id), $"the id \"{id}\" is valid or not alike");
+        }
+    }
 
     private static string With(string frame, string field, JsonNode? value)
     {

@@ -58,7 +58,7 @@ internal static class FrameSchemas
     {
         var schema = Object(
             "SubscriptionRefused",
-            "A subscribe was not made; the socket stays open. A subscribe that named no id, or an id that is not valid (echoed as it was sent), is refused without channel.",
+            "A subscribe was not made (or an unsubscribe that is not well formed was not taken: 1008); the socket stays open. A message that named no id, or an id that is not valid (echoed as it was sent), is refused without channel.",
             [
                 ("type", Const("subscription_refused")),
                 ("uploadId", Text("The upload id the subscribe named.")),
@@ -97,7 +97,7 @@ internal static class FrameSchemas
         "EventStreamClose",
         "The data of a Server-Sent Events stream's last event, event:close: the close status a WebSocket would have received.",
         [
-            ("code", Code("1001 (shutting down), 1013 (could not be subscribed), 4008 (slow consumer), 4010 (the channel started over: reconnect without since).", 1001, 1013, 4008, 4010)),
+            ("code", Code("1001 (shutting down), 1011 (the server failed), 1013 (could not be subscribed, or could not catch up after a broker outage), 4008 (slow consumer), 4010 (the channel started over: reconnect without since).", 1001, 1011, 1013, 4008, 4010)),
             ("reason", Text(ReasonText)),
         ],
         ["code", "reason"]);
@@ -108,7 +108,7 @@ internal static class FrameSchemas
         [("type", Const("ping"))],
         ["type"]);
 
-    private static JsonObject Subscribe() => OneId(Object(
+    private static JsonObject Subscribe() => OneId(withChannel: false, schema: Object(
         "Subscribe",
         "Multiplexed socket: subscribes to one upload (its events and its jobs') or one job. Answered by subscribed or subscription_refused.",
         [
@@ -121,7 +121,7 @@ internal static class FrameSchemas
         ],
         ["type"]));
 
-    private static JsonObject Unsubscribe() => OneId(Object(
+    private static JsonObject Unsubscribe() => OneId(withChannel: false, schema: Object(
         "Unsubscribe",
         "Multiplexed socket: ends a subscription. Answered by unsubscribed, also when it was not subscribed.",
         [("type", Const("unsubscribe")), ("uploadId", Id(UploadIdText)), ("jobId", Id(JobIdText))],
@@ -130,16 +130,21 @@ internal static class FrameSchemas
     private static JsonObject NotBothIds() => new() { ["required"] = new JsonArray("uploadId", "jobId") };
 
     /// <summary>
-    /// Exactly one of <c>uploadId</c> and <c>jobId</c>; where the frame has a <c>channel</c>, it is that
-    /// id's (<c>upload:</c> for an upload, <c>flow:</c> for a job).
+    /// Exactly one of <c>uploadId</c> and <c>jobId</c>; where the frame has a <c>channel</c>
+    /// (<paramref name="withChannel"/>), it is that id's (<c>upload:</c> for an upload, <c>flow:</c> for a job).
     /// </summary>
-    private static JsonObject OneId(JsonObject schema)
+    private static JsonObject OneId(JsonObject schema, bool withChannel = true)
     {
-        JsonObject Branch(string id, string prefix) => new()
+        JsonObject Branch(string id, string prefix)
         {
-            ["required"] = new JsonArray(id),
-            ["properties"] = new JsonObject { ["channel"] = new JsonObject { ["pattern"] = $"^{prefix}:" } },
-        };
+            var branch = new JsonObject { ["required"] = new JsonArray(id) };
+            if (withChannel)
+            {
+                branch["properties"] = new JsonObject { ["channel"] = new JsonObject { ["pattern"] = $"^{prefix}:" } };
+            }
+
+            return branch;
+        }
 
         schema["oneOf"] = new JsonArray(Branch("uploadId", "upload"), Branch("jobId", "flow"));
         schema["not"] = NotBothIds();

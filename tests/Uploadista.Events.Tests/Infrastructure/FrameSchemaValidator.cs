@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Json.Schema;
 using Uploadista.Events.Tests.Contract;
 
@@ -87,11 +88,39 @@ public static class FrameSchemaValidator
         var schemas = new Dictionary<string, JsonSchema>(StringComparer.Ordinal);
         foreach (var (name, text) in texts.OrderBy(f => f.Value.Contains("\"$ref\"", StringComparison.Ordinal)))
         {
-            schemas[name] = JsonSchema.FromText(text, options, new Uri(Path.Combine(SchemaFiles.Directory, name)));
+            schemas[name] = JsonSchema.FromText(AsEcmaScriptPatterns(text), options, new Uri(Path.Combine(SchemaFiles.Directory, name)));
         }
 
         return schemas;
     }
+
+    /// <summary>
+    /// JSON Schema patterns are ECMA-262 regular expressions, whose <c>$</c> is the end of the text;
+    /// JsonSchema.Net runs them as .NET ones, whose <c>$</c> also matches before a final line break,
+    /// so <c>^[A-Za-z0-9._~-]{1,128}$</c> would take an id with a line break after it. A final <c>$</c> becomes .NET's
+    /// <c>\z</c>, so that the tests are as strict as the schemas say.
+    /// </summary>
+    private static string AsEcmaScriptPatterns(string text)
+    {
+        var schema = JsonNode.Parse(text)!;
+        foreach (var node in Descendants(schema).OfType<JsonObject>().ToList())
+        {
+            if (node["pattern"] is JsonValue pattern && pattern.GetValue<string>() is var value
+                && value.EndsWith('$') && !value.EndsWith("\\$", StringComparison.Ordinal))
+            {
+                node["pattern"] = value[..^1] + "\\z";
+            }
+        }
+
+        return schema.ToJsonString();
+    }
+
+    private static IEnumerable<JsonNode> Descendants(JsonNode? node) => node switch
+    {
+        JsonObject o => [o, .. o.SelectMany(p => Descendants(p.Value))],
+        JsonArray a => a.SelectMany(Descendants),
+        _ => [],
+    };
 }
 
 /// <summary>A frame the server sent does not match its schema.</summary>

@@ -212,6 +212,11 @@ public sealed class MultiplexedSocketTests
         (subscribed.Type(), subscribed.Str("jobId"), subscribed.Str("channel")).Should().Be(("subscribed", "j1", "flow:j1"));
         await mux.Socket.SendAsync("""{"type":"subscribe","jobId":"j1"}""");
         (await mux.ReceiveAsync()).Str("reason").Should().Contain("Already subscribed");
+
+        // An unsubscribe that is not well formed is refused alike (docs/protocol.md).
+        await mux.Socket.SendAsync("""{"type":"unsubscribe"}""");
+        var unsubscribeRefused = await mux.ReceiveAsync();
+        (unsubscribeRefused.Type(), unsubscribeRefused.GetProperty("code").GetInt32()).Should().Be(("subscription_refused", 1008));
     }
 
     [Fact]
