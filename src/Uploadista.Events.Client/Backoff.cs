@@ -23,6 +23,15 @@ internal sealed class Backoff(TimeSpan first, TimeSpan longest)
         return TimeSpan.FromTicks((long)(delay / 2 + (Random.Shared.NextDouble() * delay / 2)));
     }
 
-    /// <summary>A connection worked (it delivered, or stayed open): the next failure starts from the first delay again.</summary>
+    /// <summary>A connection worked (it delivered): the next failure starts from the first delay again.</summary>
     public void Reset() => _failures = 0;
+
+    /// <summary>A connection ended after <paramref name="lasted"/>: if it was stable, it worked, though it delivered nothing.</summary>
+    public void Ended(TimeSpan lasted)
+    {
+        if (lasted >= StableAfter)
+        {
+            Reset(); // not flapping: a long idle watch reconnects at once again
+        }
+    }
 }

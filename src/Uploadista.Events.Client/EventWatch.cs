@@ -107,10 +107,7 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                             if (frame.Kind == FrameKind.Closed)
                             {
                                 ended = frame;
-                                if (Stopwatch.GetElapsedTime(connectedAt) >= _backoff.StableAfter)
-                                {
-                                    _backoff.Reset(); // it was not flapping: a long idle watch reconnects at once again
-                                }
+                                _backoff.Ended(Stopwatch.GetElapsedTime(connectedAt));
 
                                 break;
                             }

@@ -87,36 +87,6 @@ public sealed class ClientReconnectionTests
     }
 
     [Fact]
-    public async Task After_a_connection_that_stayed_up_the_backoff_starts_over_even_if_no_event_came()
-    {
-        // Six connections refused at once push the backoff to its longest (3 s: delays of 1.5 to 3 s);
-        // the seventh stays up, idle, longer than that (so it counts as stable: the shorter of 5 s and
-        // the longest delay), then the server restarts. The margins are seconds either way.
-        var stableFor = TimeSpan.FromSeconds(5);
-        await using var server = await ScriptedServer.StartAsync(async connection =>
-        {
-            if (connection.Number == 7)
-            {
-                await Task.Delay(stableFor, TestContext.Current.CancellationToken); // the time is what is tested
-            }
-
-            if (connection.Number <= 7)
-            {
-                await connection.CloseAsync(1011);
-                return;
-            }
-
-            await connection.HoldAsync();
-        });
-        var client = new UploadistaEventsClient(server.BaseUri, new() { ReconnectDelay = TimeSpan.FromMilliseconds(50), MaxReconnectDelay = TimeSpan.FromSeconds(3) });
-        await using var watch = new WatchCollector(client.WatchUploadAsync("idle"));
-
-        await Eventually.HoldsAsync(() => server.Connections.Count == 8, "the eighth connection", TimeSpan.FromSeconds(30));
-        var connections = server.Connections;
-        (connections[7].After(connections[6]) - stableFor).Should().BeLessThan(TimeSpan.FromSeconds(1), "the next delay is the first one again (25 to 50 ms), not 1.5 to 3 seconds");
-    }
-
-    [Fact]
     public async Task An_epoch_given_without_since_is_not_sent_with_the_seq_of_another_connection()
     {
         // The first connection is dropped before its pong: the watch knows no epoch of its own. The
