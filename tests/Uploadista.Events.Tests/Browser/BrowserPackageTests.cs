@@ -92,6 +92,25 @@ public sealed partial class BrowserPackageTests
     private static IEnumerable<KeyValuePair<string, Field>> Fields(Dictionary<string, Interface> all, Interface declaration)
         => declaration.Fields.Concat(declaration.Base is { } name ? Fields(all, all[name]) : []);
 
+    [Theory]
+    [InlineData(4401)]
+    [InlineData(4403)]
+    [InlineData(1013)]
+    [InlineData(1011)]
+    public void A_refused_stream_is_reported_with_the_close_status_its_HTTP_status_stands_for(int closeStatus)
+    {
+        // The server answers a refusal it cannot close a socket on with an HTTP status; the browser client
+        // maps it back (event-stream.js), and the two tables must agree.
+        var (httpStatus, _) = WebSocketConnectionHandler.HttpEquivalent((System.Net.WebSockets.WebSocketCloseStatus)closeStatus);
+        var client = File.ReadAllText(Path.Combine(BrowserPackage.Directory, "event-stream.js"));
+        var mapped = HttpToClose().Matches(client).ToDictionary(m => int.Parse(m.Groups["http"].Value, System.Globalization.CultureInfo.InvariantCulture), m => int.Parse(m.Groups["close"].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+        mapped.Should().Contain(httpStatus, closeStatus, "event-stream.js's CLOSE_STATUS_OF_HTTP reads the server's refusals back");
+    }
+
+    [GeneratedRegex(@"\[(?<http>\d{3}), (?<close>\d{4})\]")]
+    private static partial Regex HttpToClose();
+
     [GeneratedRegex(@"export interface (?<name>\w+)(?: extends (?<base>\w+))? \{(?<body>[^}]*)\}")]
     private static partial Regex InterfacePattern();
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
@@ -53,6 +54,21 @@ public sealed class EventStreamClient : IAsyncDisposable
     }
 
     /// <summary>The next message (comments included), or null when the stream ended.</summary>
+    /// <summary>Opens a stream that must be refused, with <paramref name="status"/> and the JSON body naming <paramref name="error"/>.</summary>
+    public static async Task AssertRefusedAsync(Uri uri, HttpStatusCode status, string error, string? origin = null)
+    {
+        await using var refused = await EventStreamClient.ConnectAsync(uri, origin: origin);
+        refused.Response.StatusCode.Should().Be(status);
+        var body = await refused.Response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        body.GetProperty("error").GetString().Should().Be(error);
+        body.GetProperty("message").GetString().Should().NotBeNullOrEmpty();
+        if (origin is not null)
+        {
+            // EventSource hides the status; the browser client asks with fetch, which reads it only with CORS.
+            refused.Response.Headers.GetValues("Access-Control-Allow-Origin").Should().Equal([origin], "a page may read why its stream was refused, as a WebSocket's close status tells it");
+        }
+    }
+
     public async Task<StreamMessage?> ReceiveAsync(TimeSpan? timeout = null)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

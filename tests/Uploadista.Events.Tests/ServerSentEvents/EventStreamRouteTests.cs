@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,8 +27,8 @@ public sealed class EventStreamRouteTests
         (await job.ReceiveEventAsync()).Event.Should().Be("flow_started");
 
         // The same admission as the mapped routes: limits counted, refusals as HTTP statuses.
-        await ExpectRefusalAsync(new Uri(server.BaseUri, "/custom/u9/stream"), HttpStatusCode.TooManyRequests, "too_many_connections");
-        await ExpectRefusalAsync(new Uri(server.BaseUri, "/custom/a%20b/stream"), HttpStatusCode.BadRequest, "invalid_id");
+        await EventStreamClient.AssertRefusedAsync(new Uri(server.BaseUri, "/custom/u9/stream"), HttpStatusCode.TooManyRequests, "too_many_connections");
+        await EventStreamClient.AssertRefusedAsync(new Uri(server.BaseUri, "/custom/a%20b/stream"), HttpStatusCode.BadRequest, "invalid_id");
     }
 
     [Fact]
@@ -44,12 +42,5 @@ public sealed class EventStreamRouteTests
 
         await withoutId.Should().ThrowAsync<InvalidOperationException>().WithMessage("*{uploadId}*{jobId}*");
         await withoutServices.Should().ThrowAsync<InvalidOperationException>().WithMessage("*AddUploadistaEvents()*");
-    }
-
-    private static async Task ExpectRefusalAsync(Uri uri, HttpStatusCode status, string error)
-    {
-        await using var refused = await EventStreamClient.ConnectAsync(uri);
-        refused.Response.StatusCode.Should().Be(status);
-        (await refused.Response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("error").GetString().Should().Be(error);
     }
 }
