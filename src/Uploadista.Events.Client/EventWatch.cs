@@ -108,7 +108,6 @@ public sealed class EventWatch : IAsyncEnumerable<UploadistaEvent>
                             {
                                 ended = frame;
                                 _backoff.Ended(Stopwatch.GetElapsedTime(connectedAt));
-
                                 break;
                             }
 
