@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Client;
 using Uploadista.Events.Tests.Infrastructure;
 
@@ -109,10 +108,5 @@ public sealed class ClientResilienceTests : IAsyncLifetime
         }
     }
 
-    private Task<EventsServer> StartHostAsync()
-        => EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = _redis.Configuration + ",connectTimeout=2000";
-            o.ChannelPrefix = _prefix;
-        }));
+    private Task<EventsServer> StartHostAsync() => EventsServer.StartOnRedisAsync(_redis.Configuration + ",connectTimeout=2000", _prefix);
 }

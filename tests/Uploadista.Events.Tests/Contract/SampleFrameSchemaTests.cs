@@ -1,9 +1,6 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Contract;
@@ -16,37 +13,24 @@ public sealed class SampleFrameSchemaTests : IAsyncLifetime
 {
     private static readonly string[] LastTypes = ["flow_complete", "flow_error", "upload_error"];
 
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-schema-test").FullName;
-    private WebApplication _app = null!;
-    private HttpClient _http = null!;
+    private SampleServer _sample = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}", "--Logging:LogLevel:Default=Warning"]);
-        await _app.StartAsync(TestContext.Current.CancellationToken);
-        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
-    }
+    public async ValueTask InitializeAsync() => _sample = await SampleServer.StartAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-        Directory.Delete(_storage, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _sample.DisposeAsync();
 
     [Fact]
     public async Task Every_frame_of_an_upload_and_its_processing_matches_the_schemas()
     {
         var data = RandomNumberGenerator.GetBytes(1024 * 1024 + 5);
-        var (uploadId, token) = await CreateUploadAsync("schema photo.jpg", data.Length);
-        var (failedId, failedToken) = await CreateUploadAsync("short.bin", 1000);
+        var (uploadId, token) = await _sample.CreateUploadAsync("schema photo.jpg", data.Length);
+        var (failedId, failedToken) = await _sample.CreateUploadAsync("short.bin", 1000);
 
-        await using var own = await TestSocket.ConnectAsync(Address("ws", $"/uploadista/ws/upload/{uploadId}", token));
+        await using var own = await TestSocket.ConnectAsync(_sample.Address("ws", $"/uploadista/ws/upload/{uploadId}", token));
         await own.SendAsync("""{"type":"ping"}""");
         var frames = new List<string> { await own.ReceiveTextAsync() };
 
-        await using var multiplexed = await TestSocket.ConnectAsync(Address("ws", "/uploadista/ws", null));
+        await using var multiplexed = await TestSocket.ConnectAsync(_sample.Address("ws", "/uploadista/ws", null));
         foreach (var (id, idToken) in new[] { (uploadId, token), (failedId, failedToken) })
         {
             await multiplexed.SendAsync(JsonSerializer.Serialize(new { type = "subscribe", uploadId = id, token = idToken }));
@@ -58,15 +42,15 @@ public sealed class SampleFrameSchemaTests : IAsyncLifetime
         frames.Add(await multiplexed.ReceiveTextAsync());
         frames.Add(await multiplexed.ReceiveTextAsync());
 
-        await using var stream = await EventStreamClient.ConnectAsync(Address("http", $"/uploadista/sse/upload/{uploadId}", token));
+        await using var stream = await EventStreamClient.ConnectAsync(_sample.Address("http", $"/uploadista/sse/upload/{uploadId}", token));
         stream.Response.StatusCode.Should().Be(HttpStatusCode.OK);
 
-        using (var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(data), TestContext.Current.CancellationToken))
+        using (var put = await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(data), TestContext.Current.CancellationToken))
         {
             put.StatusCode.Should().Be(HttpStatusCode.OK);
         }
 
-        using (var shortPut = await _http.PutAsync($"/api/uploads/{failedId}", new ByteArrayContent(new byte[10]), TestContext.Current.CancellationToken))
+        using (var shortPut = await _sample.Http.PutAsync($"/api/uploads/{failedId}", new ByteArrayContent(new byte[10]), TestContext.Current.CancellationToken))
         {
             shortPut.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         }
@@ -102,15 +86,4 @@ public sealed class SampleFrameSchemaTests : IAsyncLifetime
 
         return frames;
     }
-
-    private async Task<(string UploadId, string Token)> CreateUploadAsync(string filename, long size)
-    {
-        using var response = await _http.PostAsJsonAsync("/api/uploads", new { filename, size }, TestContext.Current.CancellationToken);
-        response.StatusCode.Should().Be(HttpStatusCode.Created);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
-        return (body.GetProperty("uploadId").GetString()!, body.GetProperty("token").GetString()!);
-    }
-
-    private Uri Address(string scheme, string path, string? token)
-        => new UriBuilder(_http.BaseAddress!) { Scheme = scheme, Path = path, Query = token is null ? string.Empty : $"token={Uri.EscapeDataString(token)}" }.Uri;
 }

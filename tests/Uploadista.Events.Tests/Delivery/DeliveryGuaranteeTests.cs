@@ -6,23 +6,8 @@ using Uploadista.Events.Tests.Infrastructure;
 namespace Uploadista.Events.Tests.Delivery;
 
 /// <summary>protocol.md section 4, through real sockets, on each broadcaster.</summary>
-public abstract class DeliveryGuaranteeTests : IAsyncLifetime
+public abstract class DeliveryGuaranteeTests : HostsOnEachBroadcaster
 {
-    private readonly List<EventsServer> _hosts = [];
-
-    /// <summary>Gets whether two hosts share events (Redis); with the in-memory broadcaster the "other instance" is the same one.</summary>
-    protected abstract bool HostsShareEvents { get; }
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task A_socket_opened_after_completion_gets_exactly_started_last_progress_and_complete()
     {
@@ -243,17 +228,6 @@ public abstract class DeliveryGuaranteeTests : IAsyncLifetime
         frames[^1].GetProperty("seq").GetInt64().Should().Be(Steps + 2);
     }
 
-    protected abstract Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure);
-
-    private async Task<EventsServer> HostAsync(Action<UploadistaEventsOptions>? configure = null)
-    {
-        var host = await CreateHostAsync(configure);
-        _hosts.Add(host);
-        return host;
-    }
-
-    private async Task<EventsServer> PeerAsync(EventsServer host) => HostsShareEvents ? await HostAsync() : host;
-
     /// <summary>
     /// Publishes <paramref name="count"/> events in batches, waiting after each until every reader has
     /// all of them in order: the readers keep up, so only a client that does not read falls behind.
@@ -307,9 +281,5 @@ public sealed class RedisDeliveryGuaranteeTests(RedisFixture redis) : DeliveryGu
     protected override bool HostsShareEvents => true;
 
     protected override Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure)
-        => EventsServer.StartAsync(configure, services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = redis.Server.Configuration;
-            o.ChannelPrefix = _prefix;
-        }));
+        => EventsServer.StartOnRedisAsync(redis.Server.Configuration, _prefix, configure);
 }

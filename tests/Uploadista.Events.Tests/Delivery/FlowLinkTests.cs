@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Tests.Infrastructure;
-using Uploadista.Events.Tests.Redis;
 
 namespace Uploadista.Events.Tests.Delivery;
 
@@ -12,23 +11,8 @@ namespace Uploadista.Events.Tests.Delivery;
 /// named its upload, the job's later events that do not name it reach the upload's sockets too, on
 /// every instance, until the job's state expires. Through real sockets, on each broadcaster.
 /// </summary>
-public abstract class FlowLinkTests : IAsyncLifetime
+public abstract class FlowLinkTests : HostsOnEachBroadcaster
 {
-    private readonly List<EventsServer> _hosts = [];
-
-    /// <summary>Gets whether two hosts share events (Redis); with the in-memory broadcaster the "other instance" is the same one.</summary>
-    protected abstract bool HostsShareEvents { get; }
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Flow_events_without_an_upload_id_reach_the_upload_that_flow_started_named_on_every_instance()
     {
@@ -141,18 +125,6 @@ public abstract class FlowLinkTests : IAsyncLifetime
         frames[^2].GetProperty("progress").GetDouble().Should().Be(1);
     }
 
-    protected abstract Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure);
-
-    private async Task<EventsServer> HostAsync(Action<UploadistaEventsOptions>? configure = null)
-    {
-        var host = await CreateHostAsync(configure);
-        _hosts.Add(host);
-        return host;
-    }
-
-    private async Task<EventsServer> PeerAsync(EventsServer host, Action<UploadistaEventsOptions>? configure = null)
-        => HostsShareEvents ? await HostAsync(configure) : host;
-
     private static async Task<List<JsonElement>> ReceiveAsync(TestSocket socket, int count)
     {
         var frames = new List<JsonElement>();
@@ -207,11 +179,7 @@ public sealed class RedisFlowLinkTests(RedisFixture redis) : FlowLinkTests, ICla
     protected override bool HostsShareEvents => true;
 
     protected override Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure)
-        => EventsServer.StartAsync(configure, services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = redis.Server.Configuration;
-            o.ChannelPrefix = _prefix;
-        }));
+        => EventsServer.StartOnRedisAsync(redis.Server.Configuration, _prefix, configure);
 }
 
 public sealed class RedisClusterFlowLinkTests(RedisClusterFixture fixture) : FlowLinkTests, IClassFixture<RedisClusterFixture>
@@ -221,7 +189,7 @@ public sealed class RedisClusterFlowLinkTests(RedisClusterFixture fixture) : Flo
     protected override bool HostsShareEvents => true;
 
     protected override Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure)
-        => RedisClusterTests.StartHostAsync(fixture.Cluster.Configuration, _prefix, configure);
+        => EventsServer.StartOnRedisAsync(fixture.Cluster.Configuration, _prefix, configure);
 }
 
 /// <summary>The order the publisher keeps: the association is in place before the first event routed by it.</summary>

@@ -58,6 +58,14 @@ public sealed class EventsServer : IAsyncDisposable
         return new EventsServer(app);
     }
 
+    /// <summary>Starts a server whose broadcaster is Redis (a server or a cluster), under a key prefix of the test's own.</summary>
+    public static Task<EventsServer> StartOnRedisAsync(string configuration, string prefix, Action<UploadistaEventsOptions>? configure = null)
+        => StartAsync(configure, services: s => s.AddUploadistaEvents().AddRedis(o =>
+        {
+            o.Configuration = configuration;
+            o.ChannelPrefix = prefix;
+        }));
+
     public Uri WebSocketUri(string path) => new UriBuilder(BaseUri) { Scheme = "ws", Path = path.Split('?')[0], Query = path.Contains('?') ? path.Split('?', 2)[1] : string.Empty }.Uri;
 
     public Uri UploadSocketUri(string uploadId, string query = "") => WebSocketUri($"/uploadista/ws/upload/{uploadId}{query}");

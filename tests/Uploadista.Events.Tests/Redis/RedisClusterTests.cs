@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Tests.Broadcasting;
 using Uploadista.Events.Tests.Delivery;
 using Uploadista.Events.Tests.Infrastructure;
@@ -16,8 +15,8 @@ public sealed class RedisClusterTests(RedisClusterFixture fixture) : IClassFixtu
     public async Task Uploads_spread_over_all_three_masters_use_sharded_pub_sub_and_cross_hosts()
     {
         var cluster = fixture.Cluster;
-        await using var a = await StartHostAsync(cluster.Configuration, _prefix);
-        await using var b = await StartHostAsync(cluster.Configuration, _prefix);
+        await using var a = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
+        await using var b = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
         var uploads = Enumerable.Range(0, 12).Select(i => $"spread-{i}").ToList();
 
         var masters = new HashSet<int>();
@@ -57,14 +56,6 @@ public sealed class RedisClusterTests(RedisClusterFixture fixture) : IClassFixtu
             await socket.DisposeAsync();
         }
     }
-
-    internal static Task<EventsServer> StartHostAsync(string configuration, string prefix, Action<UploadistaEventsOptions>? configure = null)
-        => EventsServer.StartAsync(configure, services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = configuration;
-            o.ChannelPrefix = prefix;
-        }));
-
 }
 
 public sealed class RedisClusterBroadcasterContractTests(RedisClusterFixture fixture) : BroadcasterContractTests, IClassFixture<RedisClusterFixture>
@@ -82,7 +73,7 @@ public sealed class RedisClusterDeliveryGuaranteeTests(RedisClusterFixture fixtu
     protected override bool HostsShareEvents => true;
 
     protected override Task<EventsServer> CreateHostAsync(Action<UploadistaEventsOptions>? configure)
-        => RedisClusterTests.StartHostAsync(fixture.Cluster.Configuration, _prefix, configure);
+        => EventsServer.StartOnRedisAsync(fixture.Cluster.Configuration, _prefix, configure);
 }
 
 /// <summary>
@@ -100,8 +91,8 @@ public sealed class RedisClusterFailoverTests
     {
         const int Events = 80;
         await using var cluster = await RedisCluster.StartAsync();
-        await using var watcher = await RedisClusterTests.StartHostAsync(cluster.Configuration, _prefix);
-        await using var publisher = await RedisClusterTests.StartHostAsync(cluster.Configuration, _prefix);
+        await using var watcher = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
+        await using var publisher = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
         var uploads = Enumerable.Range(0, 12).Select(i => $"stream-{i}").ToList();
         var victim = await cluster.MasterOfAsync($"{_prefix}{{upload:{uploads[0]}}}");
         var onVictim = new HashSet<string>();

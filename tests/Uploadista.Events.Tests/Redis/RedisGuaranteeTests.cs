@@ -234,12 +234,7 @@ public sealed class RedisGuaranteeTests : IAsyncLifetime
 
     private static RedisEventBroadcaster Broadcaster(EventsServer host) => host.Services.GetRequiredService<RedisEventBroadcaster>();
 
-    private Task<EventsServer> StartHostAsync(string settings = "")
-        => EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = _redis.Configuration + ",connectTimeout=2000" + settings;
-            o.ChannelPrefix = _prefix;
-        }));
+    private Task<EventsServer> StartHostAsync(string settings = "") => EventsServer.StartOnRedisAsync(_redis.Configuration + ",connectTimeout=2000" + settings, _prefix);
 
     private static EventPublication Publication(string error)
         => new(System.Text.Encoding.UTF8.GetBytes($$"""{"type":"upload_error","uploadId":"behind","error":"{{error}}"}"""), null);

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Redis;
@@ -16,7 +15,7 @@ public sealed class RedisJobUploadTests(RedisFixture redis) : IClassFixture<Redi
     [Fact]
     public async Task The_association_is_a_key_of_its_own_that_lives_as_long_as_the_job_s_state()
     {
-        await using var host = await StartHostAsync(redis.Server.Configuration, _prefix);
+        await using var host = await EventsServer.StartOnRedisAsync(redis.Server.Configuration, _prefix);
 
         await host.Publisher.PublishAsync(new FlowStartedEvent { JobId = "job-key", UploadId = "upload-key", FlowName = "f" }, TestContext.Current.CancellationToken);
 
@@ -34,8 +33,8 @@ public sealed class RedisJobUploadTests(RedisFixture redis) : IClassFixture<Redi
         await using var server = await RedisServer.StartOwnAsync();
 
         // No tie-breaker: the client would read its key with GET when it (re)configures.
-        await using var a = await StartHostAsync(server.Configuration + ",tiebreaker=", _prefix);
-        await using var b = await StartHostAsync(server.Configuration + ",tiebreaker=", _prefix);
+        await using var a = await EventsServer.StartOnRedisAsync(server.Configuration + ",tiebreaker=", _prefix);
+        await using var b = await EventsServer.StartOnRedisAsync(server.Configuration + ",tiebreaker=", _prefix);
         await using var upload = await b.JoinUploadAsync("cost-upload");
         var before = await CallsAsync(server);
 
@@ -67,13 +66,6 @@ public sealed class RedisJobUploadTests(RedisFixture redis) : IClassFixture<Redi
             frames++;
         }
     }
-
-    internal static Task<EventsServer> StartHostAsync(string configuration, string prefix)
-        => EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = configuration;
-            o.ChannelPrefix = prefix;
-        }));
 
     /// <summary>How many reads (GET) and writes (SET, SETEX, PSETEX) of strings the server ran, scripts' included.</summary>
     private static async Task<(long Get, long Set)> CallsAsync(RedisServer server)
@@ -107,8 +99,8 @@ public sealed class RedisClusterJobUploadTests(RedisClusterFixture fixture) : IC
         }
         while (await cluster.MasterOfAsync($"{_prefix}{{flow:{job}}}") == uploadMaster);
 
-        await using var a = await RedisClusterTests.StartHostAsync(cluster.Configuration, _prefix);
-        await using var b = await RedisClusterTests.StartHostAsync(cluster.Configuration, _prefix);
+        await using var a = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
+        await using var b = await EventsServer.StartOnRedisAsync(cluster.Configuration, _prefix);
         await using var socket = await b.JoinUploadAsync(Upload);
         await a.Publisher.PublishAsync(new FlowStartedEvent { JobId = job, UploadId = Upload, FlowName = "f" }, TestContext.Current.CancellationToken);
         await b.Publisher.PublishAsync(new FlowProgressEvent { JobId = job, NodeId = "n", NodeName = "N", Progress = 1 }, TestContext.Current.CancellationToken);

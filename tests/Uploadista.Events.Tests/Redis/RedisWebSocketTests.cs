@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Redis;
@@ -159,12 +158,7 @@ public sealed class RedisWebSocketTests(RedisFixture redis) : IClassFixture<Redi
         }
     }
 
-    private Task<EventsServer> StartHostAsync(RedisServer server)
-        => EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = server.Configuration + ",connectTimeout=2000";
-            o.ChannelPrefix = _prefix;
-        }));
+    private Task<EventsServer> StartHostAsync(RedisServer server) => EventsServer.StartOnRedisAsync(server.Configuration + ",connectTimeout=2000", _prefix);
 
     private static async Task<List<JsonElement>> ReceiveUntilAsync(TestSocket socket, string type, TimeSpan? timeout = null)
     {

@@ -3,8 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Sample;
@@ -12,33 +10,20 @@ namespace Uploadista.Events.Tests.Sample;
 /// <summary>The sample upload service, driven through its real HTTP API and WebSockets.</summary>
 public sealed class SampleAppTests : IAsyncLifetime
 {
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-sample-test").FullName;
-    private WebApplication _app = null!;
-    private HttpClient _http = null!;
+    private SampleServer _sample = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}", "--Logging:LogLevel:Default=Warning"]);
-        await _app.StartAsync(TestContext.Current.CancellationToken);
-        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
-    }
+    public async ValueTask InitializeAsync() => _sample = await SampleServer.StartAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-        Directory.Delete(_storage, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _sample.DisposeAsync();
 
     [Fact]
     public async Task Upload_and_processing_stream_the_whole_event_sequence()
     {
         var data = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
-        var (uploadId, token) = await CreateUploadAsync("holiday photo.jpg", data.Length);
+        var (uploadId, token) = await _sample.CreateUploadAsync("holiday photo.jpg", data.Length);
         await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}", token));
 
-        using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(data), TestContext.Current.CancellationToken);
+        using var put = await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(data), TestContext.Current.CancellationToken);
         put.StatusCode.Should().Be(HttpStatusCode.OK);
         var sent = await put.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
         var jobId = sent.GetProperty("jobId").GetString();
@@ -77,10 +62,10 @@ public sealed class SampleAppTests : IAsyncLifetime
 
         types[^1].Should().Be("flow_complete");
         var outputs = frames[^1].GetProperty("outputs");
-        (await _http.GetByteArrayAsync(fileUrl, TestContext.Current.CancellationToken)).Should().Equal(data);
-        (await _http.GetStringAsync(outputs.GetProperty("checksum").GetString(), TestContext.Current.CancellationToken))
+        (await _sample.Http.GetByteArrayAsync(fileUrl, TestContext.Current.CancellationToken)).Should().Equal(data);
+        (await _sample.Http.GetStringAsync(outputs.GetProperty("checksum").GetString(), TestContext.Current.CancellationToken))
             .Should().StartWith(Convert.ToHexStringLower(SHA256.HashData(data)));
-        await using var gzip = new GZipStream(await _http.GetStreamAsync(outputs.GetProperty("compressed").GetString(), TestContext.Current.CancellationToken), CompressionMode.Decompress);
+        await using var gzip = new GZipStream(await _sample.Http.GetStreamAsync(outputs.GetProperty("compressed").GetString(), TestContext.Current.CancellationToken), CompressionMode.Decompress);
         using var unzipped = new MemoryStream();
         await gzip.CopyToAsync(unzipped, TestContext.Current.CancellationToken);
         unzipped.ToArray().Should().Equal(data);
@@ -100,10 +85,10 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task A_body_shorter_than_declared_ends_in_upload_error()
     {
-        var (uploadId, token) = await CreateUploadAsync("short.bin", 1000);
+        var (uploadId, token) = await _sample.CreateUploadAsync("short.bin", 1000);
         await using var socket = await TestSocket.ConnectAndJoinAsync(SocketUri($"/uploadista/ws/upload/{uploadId}", token));
 
-        using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[10]), TestContext.Current.CancellationToken);
+        using var put = await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[10]), TestContext.Current.CancellationToken);
 
         put.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await socket.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("upload_started");
@@ -115,10 +100,10 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task Sending_an_upload_twice_is_a_conflict()
     {
-        var (uploadId, _) = await CreateUploadAsync("twice.txt", 3);
-        (await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken)).StatusCode.Should().Be(HttpStatusCode.OK);
+        var (uploadId, _) = await _sample.CreateUploadAsync("twice.txt", 3);
+        (await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken)).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        var again = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken);
+        var again = await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent([1, 2, 3]), TestContext.Current.CancellationToken);
 
         again.StatusCode.Should().Be(HttpStatusCode.Conflict);
     }
@@ -126,8 +111,8 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task Only_the_creators_token_opens_an_uploads_socket()
     {
-        var (uploadId, _) = await CreateUploadAsync("private.txt", 3);
-        var (_, otherToken) = await CreateUploadAsync("other.txt", 3);
+        var (uploadId, _) = await _sample.CreateUploadAsync("private.txt", 3);
+        var (_, otherToken) = await _sample.CreateUploadAsync("other.txt", 3);
 
         foreach (var (token, expected) in new[] { (string.Empty, 4401), (otherToken, 4403) })
         {
@@ -142,7 +127,7 @@ public sealed class SampleAppTests : IAsyncLifetime
     [InlineData("""{"filename":"a.txt"}""")]
     public async Task Creating_an_upload_with_bad_input_is_a_400(string body)
     {
-        using var response = await _http.PostAsync("/api/uploads", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        using var response = await _sample.Http.PostAsync("/api/uploads", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
     }
@@ -150,9 +135,9 @@ public sealed class SampleAppTests : IAsyncLifetime
     [Fact]
     public async Task The_page_and_its_script_are_served_and_the_browser_client_comes_from_the_library()
     {
-        var page = await _http.GetStringAsync("/", TestContext.Current.CancellationToken);
-        var script = await _http.GetStringAsync("/app.js", TestContext.Current.CancellationToken);
-        using var client = await _http.GetAsync("/_content/Uploadista.Events/uploadista-events.js", TestContext.Current.CancellationToken);
+        var page = await _sample.Http.GetStringAsync("/", TestContext.Current.CancellationToken);
+        var script = await _sample.Http.GetStringAsync("/app.js", TestContext.Current.CancellationToken);
+        using var client = await _sample.Http.GetAsync("/_content/Uploadista.Events/uploadista-events.js", TestContext.Current.CancellationToken);
 
         page.Should().Contain("app.js");
         script.Should().Contain("\"/_content/Uploadista.Events/uploadista-events.js\"");
@@ -164,17 +149,5 @@ public sealed class SampleAppTests : IAsyncLifetime
             .Should().Be((await File.ReadAllTextAsync(BrowserPackage.File("uploadista-events.js"), TestContext.Current.CancellationToken)).ReplaceLineEndings());
     }
 
-    private async Task<(string UploadId, string Token)> CreateUploadAsync(string filename, long size)
-    {
-        using var response = await _http.PostAsJsonAsync("/api/uploads", new { filename, size }, TestContext.Current.CancellationToken);
-        response.StatusCode.Should().Be(HttpStatusCode.Created);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
-        var uploadId = body.GetProperty("uploadId").GetString()!;
-        var token = body.GetProperty("token").GetString()!;
-        response.Headers.Location!.ToString().Should().Be($"/api/uploads/{uploadId}");
-        body.GetProperty("eventsUrl").GetString().Should().Be($"/uploadista/ws/upload/{uploadId}?token={token}");
-        return (uploadId, token);
-    }
-
-    private Uri SocketUri(string path, string token) => new UriBuilder(_http.BaseAddress!) { Scheme = "ws", Path = path, Query = token.Length > 0 ? $"token={token}" : string.Empty }.Uri;
+    private Uri SocketUri(string path, string token) => _sample.Address("ws", path, token.Length > 0 ? token : null);
 }

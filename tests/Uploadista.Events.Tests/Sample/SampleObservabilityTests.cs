@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Sample;
@@ -10,26 +8,16 @@ namespace Uploadista.Events.Tests.Sample;
 /// <summary>The sample as an operator sees it: Prometheus scrapes /metrics, a load balancer probes /healthz.</summary>
 public sealed class SampleObservabilityTests : IAsyncLifetime
 {
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-sample-metrics").FullName;
-    private WebApplication _app = null!;
-    private HttpClient _http = null!;
+    private SampleServer _sample = null!;
 
     public async ValueTask InitializeAsync()
     {
-        _app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={_storage}", "--Logging:LogLevel:Default=Warning"]);
-        await _app.StartAsync(TestContext.Current.CancellationToken);
+        _sample = await SampleServer.StartAsync();
         // The histograms record 1 event in 16; this upload's dozen events must show in them.
-        Instruments.SampleEveryEvent(_app.Services);
-        _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
+        Instruments.SampleEveryEvent(_sample.App.Services);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _http.Dispose();
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-        Directory.Delete(_storage, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _sample.DisposeAsync();
 
     [Fact]
     public async Task Metrics_serves_the_instruments_in_the_prometheus_text_format()
@@ -44,7 +32,7 @@ public sealed class SampleObservabilityTests : IAsyncLifetime
             for (var round = 0; round < 50 && !(lines.Any(IsPublishToWrite) && lines.Any(IsMemoryPublishDuration)); round++)
             {
                 sockets.Add(await WatchOneUploadAsync());
-                using var response = await _http.GetAsync("/metrics", TestContext.Current.CancellationToken);
+                using var response = await _sample.Http.GetAsync("/metrics", TestContext.Current.CancellationToken);
                 response.StatusCode.Should().Be(HttpStatusCode.OK);
                 response.Content.Headers.ContentType!.MediaType.Should().Be("text/plain", "the Prometheus text exposition format");
                 lines = (await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).Split('\n');
@@ -77,11 +65,11 @@ public sealed class SampleObservabilityTests : IAsyncLifetime
     /// <summary>Creates an upload, watches it with its token, sends its bytes, and reads until its flow ends; the socket stays open.</summary>
     private async Task<TestSocket> WatchOneUploadAsync()
     {
-        using var created = await _http.PostAsJsonAsync("/api/uploads", new { filename = "metrics.bin", size = 100_000 }, TestContext.Current.CancellationToken);
+        using var created = await _sample.Http.PostAsJsonAsync("/api/uploads", new { filename = "metrics.bin", size = 100_000 }, TestContext.Current.CancellationToken);
         var body = await created.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
         var uploadId = body.GetProperty("uploadId").GetString();
-        var socket = await TestSocket.ConnectAndJoinAsync(new UriBuilder(_http.BaseAddress!) { Scheme = "ws", Path = $"/uploadista/ws/upload/{uploadId}", Query = $"token={body.GetProperty("token").GetString()}" }.Uri);
-        using var put = await _http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[100_000]), TestContext.Current.CancellationToken);
+        var socket = await TestSocket.ConnectAndJoinAsync(new UriBuilder(_sample.Http.BaseAddress!) { Scheme = "ws", Path = $"/uploadista/ws/upload/{uploadId}", Query = $"token={body.GetProperty("token").GetString()}" }.Uri);
+        using var put = await _sample.Http.PutAsync($"/api/uploads/{uploadId}", new ByteArrayContent(new byte[100_000]), TestContext.Current.CancellationToken);
         while ((await socket.ReceiveJsonAsync()).GetProperty("type").GetString() is not ("flow_complete" or "flow_error"))
         {
         }
@@ -92,7 +80,7 @@ public sealed class SampleObservabilityTests : IAsyncLifetime
     [Fact]
     public async Task Healthz_says_healthy_with_the_numbers()
     {
-        using var response = await _http.GetAsync("/healthz", TestContext.Current.CancellationToken);
+        using var response = await _sample.Http.GetAsync("/healthz", TestContext.Current.CancellationToken);
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         var report = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);

@@ -84,10 +84,5 @@ public sealed class EventStreamRedisTests : IAsyncLifetime
         resumed!.Json.GetProperty("error").GetString().Should().Be("2");
     }
 
-    private Task<EventsServer> StartHostAsync()
-        => EventsServer.StartAsync(services: s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = _redis.Configuration + ",connectTimeout=2000";
-            o.ChannelPrefix = _prefix;
-        }));
+    private Task<EventsServer> StartHostAsync() => EventsServer.StartOnRedisAsync(_redis.Configuration + ",connectTimeout=2000", _prefix);
 }

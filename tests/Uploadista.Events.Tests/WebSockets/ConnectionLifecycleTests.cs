@@ -172,9 +172,5 @@ public sealed class ConnectionLifecycleTests : IAsyncLifetime
     }
 
     private Task<EventsServer> StartHostAsync(Action<UploadistaEventsOptions>? configure = null, string settings = "")
-        => EventsServer.StartAsync(configure, s => s.AddUploadistaEvents().AddRedis(o =>
-        {
-            o.Configuration = _redis.Configuration + ",connectTimeout=2000" + settings;
-            o.ChannelPrefix = _prefix;
-        }));
+        => EventsServer.StartOnRedisAsync(_redis.Configuration + ",connectTimeout=2000" + settings, _prefix, configure);
 }
