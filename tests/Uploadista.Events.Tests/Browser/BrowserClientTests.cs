@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Browser;
@@ -14,8 +13,7 @@ namespace Uploadista.Events.Tests.Browser;
 /// </summary>
 public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-client").FullName;
-    private readonly List<WebApplication> _apps = [];
+    private readonly List<SampleServer> _samples = [];
     private readonly List<string> _pageErrors = [];
     private readonly List<string> _sockets = [];
     private readonly List<string> _subscribeTokens = [];
@@ -28,13 +26,10 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
     {
         _releaseUpload.TrySetResult();
         await _context.DisposeAsync();
-        foreach (var app in _apps)
+        foreach (var sample in _samples)
         {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
+            await sample.DisposeAsync();
         }
-
-        Directory.Delete(_storage, recursive: true);
     }
 
     [Fact]
@@ -161,10 +156,9 @@ public sealed class BrowserClientTests(BrowserFixture browser) : IClassFixture<B
 
     private async Task<WebApplication> StartSampleAsync(params string[] args)
     {
-        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={Path.Combine(_storage, Guid.NewGuid().ToString("N"))}", "--Logging:LogLevel:Default=Warning", .. args]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        _apps.Add(app);
-        return app;
+        var sample = await SampleServer.StartAsync(args);
+        _samples.Add(sample);
+        return sample.App;
     }
 
     /// <summary>

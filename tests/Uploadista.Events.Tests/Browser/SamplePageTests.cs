@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Browser;
@@ -13,8 +12,7 @@ namespace Uploadista.Events.Tests.Browser;
 public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) : IClassFixture<BrowserFixture>, IClassFixture<RedisFixture>, IAsyncLifetime
 {
     private static readonly string SharedKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-e2e").FullName;
-    private readonly List<WebApplication> _apps = [];
+    private readonly List<SampleServer> _samples = [];
     private readonly List<string> _pageErrors = [];
     private IBrowserContext _context = null!;
 
@@ -23,13 +21,10 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
     public async ValueTask DisposeAsync()
     {
         await _context.DisposeAsync();
-        foreach (var app in _apps)
+        foreach (var sample in _samples)
         {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
+            await sample.DisposeAsync();
         }
-
-        Directory.Delete(_storage, recursive: true);
     }
 
     [Fact]
@@ -216,11 +211,9 @@ public sealed class SamplePageTests(BrowserFixture browser, RedisFixture redis) 
 
     private async Task<WebApplication> StartSampleAsync(params string[] args)
     {
-        var storage = Path.Combine(_storage, Guid.NewGuid().ToString("N"));
-        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={storage}", $"--Uploadista:Events:Tokens:SigningKeys:0={SharedKey}", "--Logging:LogLevel:Default=Warning", .. args]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        _apps.Add(app);
-        return app;
+        var sample = await SampleServer.StartAsync([$"--Uploadista:Events:Tokens:SigningKeys:0={SharedKey}", .. args]);
+        _samples.Add(sample);
+        return sample.App;
     }
 
     private async Task<IPage> OpenAsync(string url)

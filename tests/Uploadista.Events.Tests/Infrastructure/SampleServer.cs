@@ -22,10 +22,11 @@ public sealed class SampleServer : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<SampleServer> StartAsync()
+    /// <summary>Starts the sample with its command line, plus <paramref name="args"/>.</summary>
+    public static async Task<SampleServer> StartAsync(params string[] args)
     {
         var storage = Directory.CreateTempSubdirectory("uploadista-sample").FullName;
-        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={storage}", "--Logging:LogLevel:Default=Warning"]);
+        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={storage}", "--Logging:LogLevel:Default=Warning", .. args]);
         await app.StartAsync(TestContext.Current.CancellationToken);
         return new SampleServer(app, storage);
     }

@@ -2,9 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Uploadista.Events.Sample;
 using Uploadista.Events.Tests.Infrastructure;
 
 namespace Uploadista.Events.Tests.Sample;
@@ -12,33 +10,29 @@ namespace Uploadista.Events.Tests.Sample;
 /// <summary>The sample's tokens: fresh ones for an upload's creator, and a mode without any.</summary>
 public sealed class SampleTokenTests : IAsyncLifetime
 {
-    private readonly string _storage = Directory.CreateTempSubdirectory("uploadista-sample-tokens").FullName;
-    private readonly List<WebApplication> _apps = [];
+    private readonly List<SampleServer> _samples = [];
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var app in _apps)
+        foreach (var sample in _samples)
         {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
+            await sample.DisposeAsync();
         }
-
-        Directory.Delete(_storage, recursive: true);
     }
 
     [Fact]
     public async Task The_creator_gets_a_fresh_token_that_opens_the_socket_after_the_first_one_expired()
     {
-        using var http = await StartAsync("--Uploadista:Events:Tokens:Lifetime=00:00:02");
+        var http = await StartAsync("--Uploadista:Events:Tokens:Lifetime=00:00:02");
         var created = await CreateAsync(http, "renew.txt", 3);
         var uploadId = created.GetProperty("uploadId").GetString()!;
         var first = created.GetProperty("token").GetString()!;
         created.GetProperty("tokenUrl").GetString().Should().Be($"/api/uploads/{uploadId}/token");
 
         // Wait until the first token has expired, then see it refused, as a socket reconnecting later would.
-        var tokens = (SubscriptionTokens)_apps[^1].Services.GetRequiredService<ISubscriptionTokenIssuer>();
+        var tokens = (SubscriptionTokens)_samples[^1].App.Services.GetRequiredService<ISubscriptionTokenIssuer>();
         await Eventually.HoldsAsync(() => tokens.Check(first, SubscriptionKind.Upload, uploadId) == SubscriptionDecision.Unauthenticated, "the first token has expired");
         await using (var stale = await TestSocket.ConnectAsync(SocketUri(http, uploadId, first)))
         {
@@ -58,7 +52,7 @@ public sealed class SampleTokenTests : IAsyncLifetime
     [Fact]
     public async Task Only_the_creator_gets_fresh_tokens()
     {
-        using var http = await StartAsync();
+        var http = await StartAsync();
         var mine = await CreateAsync(http, "mine.txt", 3);
         var theirs = await CreateAsync(http, "theirs.txt", 3);
         var url = mine.GetProperty("tokenUrl").GetString();
@@ -81,7 +75,7 @@ public sealed class SampleTokenTests : IAsyncLifetime
     [Fact]
     public async Task With_tokens_off_a_plain_socket_with_no_token_watches_a_whole_upload()
     {
-        using var http = await StartAsync("--Sample:RequireTokens=false");
+        var http = await StartAsync("--Sample:RequireTokens=false");
         var created = await CreateAsync(http, "open.bin", 100_000);
         var uploadId = created.GetProperty("uploadId").GetString()!;
         created.GetProperty("token").ValueKind.Should().Be(JsonValueKind.Null);
@@ -104,11 +98,9 @@ public sealed class SampleTokenTests : IAsyncLifetime
 
     private async Task<HttpClient> StartAsync(params string[] args)
     {
-        var storage = Path.Combine(_storage, Guid.NewGuid().ToString("N"));
-        var app = SampleApp.Create(["--urls", "http://127.0.0.1:0", $"--Sample:StorageDirectory={storage}", "--Logging:LogLevel:Default=Warning", .. args]);
-        await app.StartAsync(TestContext.Current.CancellationToken);
-        _apps.Add(app);
-        return new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        var sample = await SampleServer.StartAsync(args);
+        _samples.Add(sample);
+        return sample.Http;
     }
 
     private static async Task<JsonElement> CreateAsync(HttpClient http, string filename, long size)
