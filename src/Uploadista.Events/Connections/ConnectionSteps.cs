@@ -1,10 +1,11 @@
+using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 
 namespace Uploadista.Events;
 
 /// <summary>
 /// The steps every kind of connection (a WebSocket of its own, a Server-Sent Events stream, a
-/// multiplexed socket) runs the same way: its writer, its reader, its join and its leave.
+/// multiplexed socket) runs the same way: its writer, its reader, its join, its leave and its end.
 /// </summary>
 internal static class ConnectionSteps
 {
@@ -78,5 +79,20 @@ internal static class ConnectionSteps
                 Log.UnsubscribeFailed(logger, channel, ex);
             }
         }
+    }
+
+    /// <summary>
+    /// Ends a socket's two loops, whatever ended the socket: it is aborted unless it closed, its queue
+    /// stopped, and both loops awaited.
+    /// </summary>
+    public static Task StopAsync(WebSocket socket, SendQueue queue, Task writing, Task reading)
+    {
+        if (socket.State != WebSocketState.Closed)
+        {
+            socket.Abort();
+        }
+
+        queue.Stop();
+        return Task.WhenAll(writing, reading);
     }
 }

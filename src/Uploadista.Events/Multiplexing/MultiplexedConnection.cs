@@ -80,13 +80,7 @@ internal sealed class MultiplexedConnection(
             // Every subscription leaves its channel, whatever ended the socket; the leaves run on
             // (a broker that does not answer must not hold the request).
             _ = subscriptions.CloseAsync();
-            if (socket.State != WebSocketState.Closed)
-            {
-                socket.Abort();
-            }
-
-            queue.Stop();
-            await Task.WhenAll(writing, reading);
+            await ConnectionSteps.StopAsync(socket, queue, writing, reading);
             metrics?.ConnectionEnded(Tags.Multiplexed, started, serverClose);
             Log.ConnectionEnded(logger, Label);
         }

@@ -54,13 +54,7 @@ internal sealed class WebSocketConnection(
             // Whatever ended the connection, it leaves its channel, and both loops end now: the
             // socket is gone or closed.
             ConnectionSteps.LeaveWhenJoined(joining, channel, logger);
-            if (socket.State != WebSocketState.Closed)
-            {
-                socket.Abort();
-            }
-
-            queue.Stop();
-            await Task.WhenAll(writing, reading);
+            await ConnectionSteps.StopAsync(socket, queue, writing, reading);
             metrics?.ConnectionEnded(request.Kind, started, serverClose);
             Log.ConnectionEnded(logger, channel);
         }
