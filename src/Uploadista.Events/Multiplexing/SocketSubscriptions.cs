@@ -32,18 +32,6 @@ internal sealed class SocketSubscriptions(
     private readonly SecondWindow _messages = new(time);
     private bool _closed;
 
-    /// <summary>Gets the number of subscriptions made or being made; for tests.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _entries.Count;
-            }
-        }
-    }
-
     /// <summary>Acts on a subscribe or unsubscribe message (a <see cref="ClientMessageHandler"/>); the reader's only caller.</summary>
     public bool Handle(ReadOnlySpan<byte> message, out (WebSocketCloseStatus Status, string Reason)? violation)
     {
